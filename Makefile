@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine:
+#   make test   create .venv (once), install alto into it, run the test suite
+#   make demo   same environment, then run the Snakemake workflow on the demo data
+#
+# TORCH selects the PyTorch build, e.g. `make test TORCH="torch==2.13.0"` (the default,
+# a CPU build here) or a CUDA wheel spec on a GPU machine. Changing it reinstalls torch.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+CORES ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+# The install stamp records both inputs: pyproject.toml (by time) and the torch spec (by name).
+TORCH_TAG := $(shell printf '%s' '$(TORCH)' | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.alto-installed-$(TORCH_TAG)
+
+.PHONY: test demo install lint clean-venv
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@rm -f $(VENV)/.alto-installed-*
+	@touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(CORES) $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) all
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) --report results/report.html
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Command-line interface: ``alto <command> ...`` (see :mod:`alto.cli.main`)."""

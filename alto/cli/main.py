@@ -1,0 +1,75 @@
+"""Entry point of the ``alto`` command.
+
+Each command lives in its own module under :mod:`alto.cli`, which owns its argument
+parser and exposes ``main(argv, prog) -> int``. The module is imported only when its
+command runs, so light commands (``alto data ...``, ``alto config ...``) start
+without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from alto import __version__
+from alto.errors import AltoError
+
+__all__ = ["COMMANDS", "main"]
+
+#: command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("alto.cli.data", "build datasets: the procedural demo, or one from your own meshes"),
+    "config": ("alto.cli.config", "check, merge and print experiment configs"),
+    "convert-checkpoint": (
+        "alto.cli.convert_checkpoint",
+        "convert an upstream ALTO/ConvONet checkpoint into alto's format",
+    ),
+    "train": ("alto.cli.train", "train a model from an experiment config"),
+    "generate": ("alto.cli.generate", "extract meshes for the test split with a trained model"),
+    "evaluate": ("alto.cli.evaluate", "evaluate meshes with the paper's metrics"),
+    "reconstruct": ("alto.cli.reconstruct", "reconstruct a mesh from your own point cloud"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = [f"  {name:<20} {help_}" for name, (_, help_) in COMMANDS.items()]
+    parser = argparse.ArgumentParser(
+        prog="alto",
+        description="ALTO and ConvONet: implicit 3D reconstruction from point clouds.",
+        epilog="commands:\n" + "\n".join(lines) + "\n\nRun 'alto <command> --help' for its options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"alto {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="command", help="see below")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Plain ``LEVEL name: message`` lines on stderr; debug messages with ``verbose``."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``alto`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    ns = _top_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(ns.verbose)
+    module = importlib.import_module(COMMANDS[ns.command][0])
+    try:
+        return int(module.main(ns.args, prog=f"alto {ns.command}") or 0)
+    except AltoError as err:
+        logging.getLogger("alto").error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
