@@ -1,0 +1,27 @@
+"""Experiment configs: YAML with ``inherit_from``, packaged defaults, one schema.
+
+See :mod:`alto.config.loader` for the rules, ``default.yaml`` for the defaults and
+``schema/experiment.yaml`` for every key.
+"""
+
+from alto.config.loader import (
+    DEFAULT_CONFIG_PATH,
+    INHERIT_KEY,
+    default_config,
+    experiment_schema,
+    load_config,
+    merge_configs,
+    parse_dotted_overrides,
+    validate_config,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "INHERIT_KEY",
+    "default_config",
+    "experiment_schema",
+    "load_config",
+    "merge_configs",
+    "parse_dotted_overrides",
+    "validate_config",
+]
