@@ -1,0 +1,156 @@
+"""alto data: build and check datasets (see docs/data.md).
+
+  alto data demo OUT              the procedural demo: objects in OUT/objects, rooms in OUT/rooms
+  alto data from-meshes DIR OUT   a dataset in the ShapeNet layout from your own meshes
+  alto data check PATH            validate a dataset folder (ShapeNet, Synthetic Rooms or built here)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from alto.data.check import check_dataset
+from alto.data.demo import DEMO_CATEGORIES, DemoConfig, build_demo
+from alto.data.from_meshes import FromMeshesConfig, build_from_meshes
+from alto.data.layout import SPLITS
+
+__all__ = ["main"]
+
+
+_SPLIT_METAVAR = ("TRAIN", "VAL", "TEST")
+
+
+def _default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    d = DemoConfig()
+    p = sub.add_parser("demo", help="write the procedural demo dataset (no download)")
+    p.add_argument("out", help="output folder (gets objects/ and rooms/)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
+    p.add_argument(
+        "--categories", nargs="+", default=list(d.categories), metavar="ID",
+        help=f"object categories (default: all of {', '.join(DEMO_CATEGORIES)})",
+    )
+    p.add_argument("--objects-per-category", type=int, default=d.objects_per_category, help="(default %(default)s)")
+    p.add_argument("--points", type=int, default=d.object_points, help="occupancy samples per object (%(default)s)")
+    p.add_argument(
+        "--surface-points", type=int, default=d.object_surface_points, help="surface samples per object (%(default)s)"
+    )
+    p.add_argument("--object-split", type=float, nargs=3, default=list(d.object_split), metavar=_SPLIT_METAVAR)
+    p.add_argument("--rooms-per-class", type=int, default=d.rooms_per_class, help="0 for no rooms (%(default)s)")
+    p.add_argument("--room-files", type=int, default=d.room_files, help="files per multi-file field (%(default)s)")
+    p.add_argument("--room-points", type=int, default=d.room_points, help="occupancy samples per file (%(default)s)")
+    p.add_argument(
+        "--room-surface-points", type=int, default=d.room_surface_points,
+        help="surface samples per file before the wall/floor filter (%(default)s)",
+    )
+    p.add_argument("--room-split", type=float, nargs=3, default=list(d.room_split), metavar=_SPLIT_METAVAR)
+    p.add_argument("--padding", type=float, default=d.padding, help="padding of the sampling cube (%(default)s)")
+    p.add_argument(
+        "--mesh-resolution", type=int, default=d.mesh_resolution,
+        help="write model_watertight.off meshes at this marching-cubes resolution (0 = none, default)",
+    )
+    p.add_argument("--workers", type=int, default=_default_workers(), help="processes (default: all cores)")
+
+
+def _add_from_meshes(sub: argparse._SubParsersAction) -> None:
+    d = FromMeshesConfig()
+    p = sub.add_parser("from-meshes", help="build a dataset from a folder of OFF/OBJ/PLY/STL meshes")
+    p.add_argument("src", metavar="DIR", help="meshes: one sub-folder per category, or a flat folder")
+    p.add_argument("out", metavar="OUT", help="output dataset folder")
+    p.add_argument("--category", default=None, help="category name for a flat folder (default: its name)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
+    p.add_argument("--points", type=int, default=d.n_points, help="occupancy samples per mesh (%(default)s)")
+    p.add_argument("--surface-points", type=int, default=d.n_surface, help="surface samples per mesh (%(default)s)")
+    p.add_argument("--padding", type=float, default=d.padding, help="padding of the sampling cube (%(default)s)")
+    p.add_argument("--split", type=float, nargs=3, default=list(d.split), metavar=_SPLIT_METAVAR)
+    p.add_argument(
+        "--max-hole-edges", type=int, default=d.max_hole_edges,
+        help="fill holes up to this many boundary edges; larger ones skip the mesh (%(default)s)",
+    )
+    p.add_argument("--strict", action="store_true", help="stop at the first unusable mesh instead of skipping it")
+    p.add_argument("--no-mesh", action="store_true", help="do not write model_watertight.off")
+    p.add_argument("--workers", type=int, default=_default_workers(), help="processes (default: all cores)")
+
+
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="validate a dataset folder")
+    p.add_argument("path", help="dataset root (the folder with the category folders)")
+    p.add_argument("--splits", nargs="+", default=list(SPLITS), help="split lists to check (default: all)")
+    p.add_argument("--limit", type=int, default=None, help="check at most this many models per category and split")
+    p.add_argument(
+        "--unpacked", action="store_true", help="occupancies are stored unpacked (data.points_unpackbits: false)"
+    )
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{demo,from-meshes,check}")
+    _add_demo(sub)
+    _add_from_meshes(sub)
+    _add_check(sub)
+    return parser
+
+
+def _demo(ns: argparse.Namespace) -> int:
+    config = DemoConfig(
+        seed=ns.seed,
+        categories=tuple(ns.categories),
+        objects_per_category=ns.objects_per_category,
+        object_points=ns.points,
+        object_surface_points=ns.surface_points,
+        object_split=tuple(ns.object_split),
+        padding=ns.padding,
+        rooms_per_class=ns.rooms_per_class,
+        room_files=ns.room_files,
+        room_points=ns.room_points,
+        room_surface_points=ns.room_surface_points,
+        room_split=tuple(ns.room_split),
+        mesh_resolution=ns.mesh_resolution,
+        workers=ns.workers,
+    )
+    result = build_demo(ns.out, config)
+    print(f"objects: {result.objects_root}")
+    for cat, splits in result.objects.items():
+        print(f"  {cat} ({DEMO_CATEGORIES[cat].name}): " + ", ".join(f"{s} {len(m)}" for s, m in splits.items()))
+    if result.rooms_root is not None:
+        print(f"rooms: {result.rooms_root}")
+        for cls, splits in result.rooms.items():
+            print(f"  {cls}: " + ", ".join(f"{s} {len(m)}" for s, m in splits.items()))
+    return 0
+
+
+def _from_meshes(ns: argparse.Namespace) -> int:
+    config = FromMeshesConfig(
+        seed=ns.seed,
+        category=ns.category,
+        n_points=ns.points,
+        n_surface=ns.surface_points,
+        padding=ns.padding,
+        split=tuple(ns.split),
+        max_hole_edges=ns.max_hole_edges,
+        strict=ns.strict,
+        write_mesh=not ns.no_mesh,
+        workers=ns.workers,
+    )
+    summary = build_from_meshes(ns.src, ns.out, config)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def _check(ns: argparse.Namespace) -> int:
+    report = check_dataset(ns.path, tuple(ns.splits), unpackbits=not ns.unpacked, limit=ns.limit)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+def main(argv: Sequence[str] | None, prog: str = "alto data") -> int:
+    """Run ``alto data`` with ``argv``; return the exit code."""
+    ns = _parser(prog).parse_args(None if argv is None else list(argv))
+    return {"demo": _demo, "from-meshes": _from_meshes, "check": _check}[ns.action](ns)
