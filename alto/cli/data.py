@@ -3,18 +3,26 @@
   alto data demo OUT              the procedural demo: objects in OUT/objects, rooms in OUT/rooms
   alto data from-meshes DIR OUT   a dataset in the ShapeNet layout from your own meshes
   alto data check PATH            validate a dataset folder (ShapeNet, Synthetic Rooms or built here)
+  alto data list PATH             the objects of a split, one category/object per line
+  alto data download NAME         fetch, verify and unpack ShapeNet, Synthetic Rooms or a checkpoint
+  alto data scannet               preprocess ScanNet scans into the dataset layout
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from alto.data.check import check_dataset
 from alto.data.demo import DEMO_CATEGORIES, DemoConfig, build_demo
+from alto.data.download import add_download_arguments, run_download
 from alto.data.from_meshes import FromMeshesConfig, build_from_meshes
-from alto.data.layout import SPLITS
+from alto.data.layout import SPLITS, list_categories, read_split
+from alto.data.scannet import add_scannet_arguments, run_scannet
+from alto.io import atomic_write
 
 __all__ = ["main"]
 
@@ -85,16 +93,31 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--unpacked", action="store_true", help="occupancies are stored unpacked (data.points_unpackbits: false)"
     )
+    p.add_argument("--stamp", type=Path, help="on success, write a JSON summary of the dataset here")
+
+
+def _add_list(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list the objects of a split (category/object per line)")
+    p.add_argument("path", help="dataset root")
+    p.add_argument("--split", default="test", help="split list name (default %(default)s)")
+    p.add_argument("--classes", nargs="+", help="categories (default: every category folder)")
+    p.add_argument("--max-per-class", type=int, help="only the first N objects of each category")
+    p.add_argument("--out", type=Path, help="write the list here (atomically) instead of printing it")
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{demo,from-meshes,check}")
+    sub = parser.add_subparsers(
+        dest="action", required=True, metavar="{demo,from-meshes,check,list,download,scannet}"
+    )
     _add_demo(sub)
     _add_from_meshes(sub)
     _add_check(sub)
+    _add_list(sub)
+    add_download_arguments(sub.add_parser("download", help="fetch, verify and unpack a dataset or checkpoint"))
+    add_scannet_arguments(sub.add_parser("scannet", help="preprocess ScanNet scans"))
     return parser
 
 
@@ -147,10 +170,39 @@ def _from_meshes(ns: argparse.Namespace) -> int:
 def _check(ns: argparse.Namespace) -> int:
     report = check_dataset(ns.path, tuple(ns.splits), unpackbits=not ns.unpacked, limit=ns.limit)
     print("\n".join(report.lines()))
+    if report.ok and ns.stamp is not None:
+        summary = {
+            "path": str(Path(ns.path).resolve()),
+            "categories": {c.id: c.name for c in report.categories},
+            "split_sizes": report.split_sizes,
+            "models_checked": report.models_checked,
+        }
+        with atomic_write(ns.stamp) as handle:
+            json.dump(summary, handle, indent=2)
     return 0 if report.ok else 1
+
+
+def _list(ns: argparse.Namespace) -> int:
+    root = Path(ns.path)
+    categories = ns.classes or list_categories(root)
+    lines = []
+    for category in categories:
+        models = read_split(root, category, ns.split)
+        lines += [f"{category}/{model}" for model in models[: ns.max_per_class]]
+    text = "".join(f"{line}\n" for line in lines)
+    if ns.out is None:
+        print(text, end="")
+    else:
+        with atomic_write(ns.out) as handle:
+            handle.write(text)
+    return 0
 
 
 def main(argv: Sequence[str] | None, prog: str = "alto data") -> int:
     """Run ``alto data`` with ``argv``; return the exit code."""
     ns = _parser(prog).parse_args(None if argv is None else list(argv))
-    return {"demo": _demo, "from-meshes": _from_meshes, "check": _check}[ns.action](ns)
+    actions = {
+        "demo": _demo, "from-meshes": _from_meshes, "check": _check, "list": _list,
+        "download": run_download, "scannet": run_scannet,
+    }
+    return actions[ns.action](ns)

@@ -887,7 +887,7 @@ def add_download_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     """Add the options of ``alto data download`` to ``parser``; return it."""
     names = ", ".join([*DATASETS, "convonet/<folder>/<model>"])
     parser.add_argument("name", nargs="?", metavar="NAME",
-                        help=f"what to fetch: {names} (see --list)")
+                        help=f"what to fetch: {names} (see --list); omit it to fetch --url into --dest")
     parser.add_argument("--list", action="store_true", help="list what can be fetched and exit")
     parser.add_argument("--dest", type=Path,
                         help="dataset folder (default data/<archive folder>) or checkpoint file")
@@ -918,7 +918,11 @@ def run_download(args: argparse.Namespace) -> int:
         print(_listing())
         return 0
     if args.name is None:
-        raise InputError("give the NAME of what to fetch, e.g. 'shapenet' (see --list)")
+        if args.url and args.dest:
+            print(download(args.url, args.dest, args.sha256, connect_timeout=args.connect_timeout,
+                           offline=args.offline))
+            return 0
+        raise InputError("give the NAME of what to fetch, e.g. 'shapenet' (see --list), or --url and --dest")
     if args.name in CONVONET_CHECKPOINTS:
         dest = args.dest or DEFAULT_CHECKPOINT_ROOT / f"{args.name}.pt"
         path = download(args.url or CONVONET_CHECKPOINTS[args.name], dest, args.sha256,

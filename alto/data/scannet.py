@@ -317,14 +317,20 @@ def preprocess_scannet(
     *,
     n_points: int = DEFAULT_N_POINTS,
     seed: int = DEFAULT_SEED,
+    index: bool = True,
 ) -> list[Path]:
-    """Preprocess ``scenes`` (default: all) of ``scannet_dir`` and index the output."""
+    """Preprocess ``scenes`` (default: all) of ``scannet_dir``; then index the output.
+
+    ``index=False`` leaves the split list alone, for jobs that each process one scene
+    while a final job writes the index (see :func:`write_scene_index`).
+    """
     names = list(scenes) if scenes else list_scenes(scannet_dir)
     written = []
     for number, scene in enumerate(names, start=1):
         logger.info("scene %d/%d: %s", number, len(names), scene)
         written.append(preprocess_scene(scannet_dir, scene, out_dir, n_points=n_points, seed=seed))
-    write_scene_index(out_dir)
+    if index:
+        write_scene_index(out_dir)
     return written
 
 
@@ -340,11 +346,21 @@ def add_scannet_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help=f"points sampled per scene (default {DEFAULT_N_POINTS})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of the per-scene sampling (default %(default)s)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--no-index", action="store_true",
+                      help="do not write the split list (one job per scene; index them later)")
+    mode.add_argument("--index-only", action="store_true",
+                      help="only write the split list of the scenes already in --out")
     return parser
 
 
 def run_scannet(args: argparse.Namespace) -> int:
     """Run ``alto data scannet`` with parsed ``args``; print the split list's path."""
-    preprocess_scannet(args.scans, args.out, args.scenes, n_points=args.n_points, seed=args.seed)
+    if args.index_only:
+        # Without --scenes, index every scene of --scans (this fails, saying where ScanNet goes, if it is missing).
+        write_scene_index(args.out, args.scenes or list_scenes(args.scans))
+    else:
+        preprocess_scannet(args.scans, args.out, args.scenes, n_points=args.n_points, seed=args.seed,
+                           index=not args.no_index)
     print(Path(args.out) / SCENES_CATEGORY / f"{SCENES_SPLIT}.lst")
     return 0
