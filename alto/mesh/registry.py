@@ -1,0 +1,133 @@
+"""Extractors by name, the two upstream protocols, and the mapping from a config.
+
+``build_extractor("mise", resolution_0=32, ...)`` makes any extractor from plain
+settings; :func:`convonet_extractor` and :func:`alto_extractor` are the published
+protocols; :func:`extractor_from_config` reads an experiment config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from alto.errors import ConfigError
+from alto.mesh.base import LatticeExtractor
+from alto.mesh.dense import DenseExtractor
+from alto.mesh.field import logit
+from alto.mesh.lattice import DEFAULT_PADDING
+from alto.mesh.mise import DEFAULT_RESOLUTION_0, DEFAULT_UPSAMPLING_STEPS, MiseExtractor
+from alto.mesh.region_growing import (
+    DEFAULT_DILATION,
+    DEFAULT_REFINEMENT_STEPS,
+    DEFAULT_REGION_RESOLUTION,
+    RegionGrowingExtractor,
+)
+
+__all__ = [
+    "ALTO_THRESHOLD",
+    "CONVONET_THRESHOLD",
+    "EXTRACTORS",
+    "PRESETS",
+    "alto_extractor",
+    "build_extractor",
+    "convonet_extractor",
+    "extractor_from_config",
+]
+
+#: Extractor classes by name.
+EXTRACTORS: dict[str, type[LatticeExtractor]] = {
+    cls.name: cls for cls in (DenseExtractor, MiseExtractor, RegionGrowingExtractor)
+}
+
+#: Occupancy probability of ConvONet's surfaces (``test.threshold`` of its configs).
+CONVONET_THRESHOLD = 0.2
+#: Occupancy probability of ALTO's surfaces (its region growing ignores ``test.threshold``).
+ALTO_THRESHOLD = 0.5
+
+
+def build_extractor(method: str, **settings: Any) -> LatticeExtractor:
+    """The extractor named ``method`` ("dense", "mise", "region_growing") with ``settings``."""
+    if method not in EXTRACTORS:
+        raise ConfigError(f"unknown extraction method {method!r}; expected one of {sorted(EXTRACTORS)}")
+    cls = EXTRACTORS[method]
+    unknown = sorted(set(settings) - set(cls.parameter_names()))
+    if unknown:
+        raise ConfigError(f"{method}: unknown setting(s) {unknown}; accepted: {sorted(cls.parameter_names())}")
+    return cls(**settings)
+
+
+def convonet_extractor(
+    threshold: float = CONVONET_THRESHOLD,
+    padding: float = DEFAULT_PADDING,
+    resolution_0: int = DEFAULT_RESOLUTION_0,
+    upsampling_steps: int = DEFAULT_UPSAMPLING_STEPS,
+) -> LatticeExtractor:
+    """ConvONet's protocol: MISE 32 -> 128 at p = 0.2 over the box ``1 + padding``.
+
+    With ``upsampling_steps == 0`` ConvONet evaluates a dense lattice of
+    ``resolution_0`` points per axis instead, and so does this.
+    """
+    common = {"level": logit(threshold), "value_space": "logit", "box": "unit", "padding": padding}
+    if upsampling_steps == 0:
+        return DenseExtractor(resolution=resolution_0, **common)
+    return MiseExtractor(resolution_0=resolution_0, upsampling_steps=upsampling_steps, **common)
+
+
+def alto_extractor() -> RegionGrowingExtractor:
+    """ALTO's protocol: region growing on 256^3 points over the inputs' cubic bounding box,
+    p = 0.5, interpolation in probability, 10 bisection steps."""
+    return RegionGrowingExtractor(
+        resolution=DEFAULT_REGION_RESOLUTION,
+        dilation=DEFAULT_DILATION,
+        refinement_steps=DEFAULT_REFINEMENT_STEPS,
+        box="input_bbox",
+        level=logit(ALTO_THRESHOLD),
+        value_space="probability",
+    )
+
+
+#: The published protocols by name.
+PRESETS: dict[str, Callable[..., LatticeExtractor]] = {
+    "convonet": convonet_extractor,
+    "alto": alto_extractor,
+}
+
+
+def extractor_from_config(cfg: Mapping[str, Any]) -> LatticeExtractor:
+    """The extractor an experiment config asks for.
+
+    ``generation.extractor`` (an alto key) is either a preset name, "convonet"
+    (the default: MISE from ``generation.resolution_0`` / ``upsampling_steps`` at
+    ``test.threshold`` over ``1 + data.padding``) or "alto", or a mapping with
+    ``method`` and that extractor's settings, where ``threshold`` (a probability)
+    may stand for ``level`` and ``test.threshold`` / ``data.padding`` are the defaults.
+    """
+    generation = cfg.get("generation") or {}
+    threshold = (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
+    padding = (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
+    spec = generation.get("extractor", "convonet")
+    try:
+        if spec == "convonet":
+            return convonet_extractor(
+                threshold=threshold,
+                padding=padding,
+                resolution_0=generation.get("resolution_0", DEFAULT_RESOLUTION_0),
+                upsampling_steps=generation.get("upsampling_steps", DEFAULT_UPSAMPLING_STEPS),
+            )
+        if spec == "alto":
+            return alto_extractor()
+        if isinstance(spec, Mapping) and "method" in spec:
+            settings = dict(spec)
+            method = settings.pop("method")
+            if "threshold" in settings and "level" in settings:
+                raise ConfigError("give either 'threshold' or 'level', not both")
+            if "level" not in settings:
+                settings["level"] = logit(settings.pop("threshold", threshold))
+            settings.setdefault("padding", padding)
+            return build_extractor(method, **settings)
+    except ConfigError as error:
+        raise ConfigError(f"generation.extractor: {error}") from error
+    raise ConfigError(
+        "generation.extractor must be 'convonet', 'alto' or a mapping with a 'method' key "
+        f"({sorted(EXTRACTORS)}), got {spec!r}"
+    )
