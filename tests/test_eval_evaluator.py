@@ -10,7 +10,7 @@ import trimesh
 
 from alto.errors import InputError
 from alto.eval.evaluator import EvalSettings, evaluate_object, rng_for_object
-from alto.eval.metrics import FSCORE_THRESHOLDS, METRIC_NAMES
+from alto.eval.metrics import FAILURE_PENALTIES, FSCORE_THRESHOLDS, METRIC_NAMES
 from alto.eval.sampling import (
     WALL_CROP_EPS,
     TriangleSurface,
@@ -289,3 +289,17 @@ def test_bad_ground_truth_raises_naming_the_array(field, corrupt):
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(InputError, match=next(iter(kwargs))):
         EvalSettings(**kwargs)
+
+
+def test_without_occupancy_ground_truth_iou_is_nan_not_a_failure():
+    mesh = sphere()
+    gt_points, gt_normals, points, occupancies = exact_ground_truth(mesh)
+    with_iou = evaluate_object(mesh, gt_points, gt_normals, points, occupancies, rng=1, class_id="c", model_name="m")
+    row = evaluate_object(mesh, gt_points, gt_normals, None, None, rng=1, class_id="c", model_name="m")
+    assert row["failed"] is False and np.isnan(row["iou"])
+    assert row["chamfer_l1"] == with_iou["chamfer_l1"]
+    failed = evaluate_object(None, gt_points, gt_normals, None, None, rng=1, class_id="c", model_name="m")
+    assert failed["failed"] is True and np.isnan(failed["iou"])
+    assert failed["chamfer_l1"] == FAILURE_PENALTIES["chamfer_l1"]
+    with pytest.raises(InputError, match="both or neither"):
+        evaluate_object(mesh, gt_points, gt_normals, points, None, rng=1)

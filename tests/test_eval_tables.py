@@ -160,3 +160,33 @@ def test_failed_flag_must_be_boolean():
     rows[0]["failed"] = "maybe"
     with pytest.raises(InputError, match="failed"):
         aggregate_rows(rows)
+
+
+def test_tables_per_experiment_average_extra_columns():
+    rows = [
+        {**make_row("c", "m1", 0.8), "experiment": "alto", "generation_seconds": 2.0},
+        {**make_row("c", "m2", 0.6), "experiment": "alto", "generation_seconds": 4.0},
+        {**make_row("c", "m1", 0.4), "experiment": "convonet", "generation_seconds": 1.0},
+        {**make_row("c", "m2", None), "experiment": "convonet", "generation_seconds": 3.0},
+    ]
+    table = aggregate_rows(rows, keys=["experiment"], extra_means=["generation_seconds"])
+    assert table.index.names == ["experiment", "class"]
+    assert table.loc[("alto", MEAN_OF_CLASSES), "iou"] == pytest.approx(0.7)
+    assert table.loc[("convonet", "c"), "iou"] == pytest.approx(0.2)
+    assert table.loc[("convonet", "c"), "n_failed"] == 1
+    assert table.loc[("alto", MEAN_OF_OBJECTS), "generation_seconds"] == pytest.approx(3.0)
+    assert table.loc[("convonet", "c"), "generation_seconds"] == pytest.approx(2.0)
+    with pytest.raises(InputError, match=r"c/m1 \(experiment alto\) appears twice"):
+        aggregate_rows([*rows, rows[0]], keys=["experiment"])
+    with pytest.raises(InputError, match="no column"):
+        aggregate_rows(rows, extra_means=["seconds"], keys=["experiment"])
+
+
+def test_iou_may_be_missing_but_no_other_metric():
+    rows = [{**make_row("scenes", f"s{i}", 0.5), "iou": float("nan")} for i in range(2)]
+    table = aggregate_rows(rows)
+    assert math.isnan(table.loc[MEAN_OF_CLASSES, "iou"])
+    assert table.loc[MEAN_OF_CLASSES, "chamfer_l1"] == pytest.approx(0.5)
+    rows[0]["accuracy"] = float("nan")
+    with pytest.raises(InputError, match="accuracy"):
+        aggregate_rows(rows)

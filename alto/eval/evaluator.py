@@ -11,6 +11,7 @@ method's numbers meaningless, raise :class:`alto.errors.InputError`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,8 +162,8 @@ def evaluate_object(
     mesh: MeshInput,
     gt_points: np.ndarray,
     gt_normals: np.ndarray,
-    iou_points: np.ndarray,
-    iou_occupancies: np.ndarray,
+    iou_points: np.ndarray | None,
+    iou_occupancies: np.ndarray | None,
     *,
     rng: np.random.Generator | int,
     remove_wall: bool = False,
@@ -176,7 +177,8 @@ def evaluate_object(
     ``mesh`` is a ``trimesh.Trimesh``, a path to a mesh file, or ``None`` (nothing
     was generated). ``gt_points``/``gt_normals`` (N, 3) are the ground-truth surface
     samples, ``iou_points`` (M, 3) and ``iou_occupancies`` (M,) the labelled volume
-    samples. ``remove_wall`` applies the synthetic-room crop before comparing.
+    samples; with ``None`` for both (a dataset without occupancy ground truth, such as
+    ScanNet) the IoU is NaN. ``remove_wall`` applies the synthetic-room crop before comparing.
     ``rng`` (a generator or an integer seed) drives every random draw.
     ``class_name`` defaults to ``class_id``, as upstream does for classes without a
     name. Failed rows carry ``failed=True``, a ``failure_reason`` and
@@ -186,12 +188,16 @@ def evaluate_object(
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     gt_points = _as_points("gt_points", gt_points)
     gt_normals = _as_points("gt_normals", gt_normals, count=len(gt_points))
-    iou_points = _as_points("iou_points", iou_points)
-    iou_occupancies = np.asarray(iou_occupancies).reshape(-1)
-    if len(iou_occupancies) != len(iou_points):
-        raise InputError(
-            f"iou_occupancies: expected {len(iou_points)} values to match iou_points, got {len(iou_occupancies)}"
-        )
+    has_iou = iou_points is not None or iou_occupancies is not None
+    if has_iou:
+        if iou_points is None or iou_occupancies is None:
+            raise InputError("iou_points and iou_occupancies: give both or neither")
+        iou_points = _as_points("iou_points", iou_points)
+        iou_occupancies = np.asarray(iou_occupancies).reshape(-1)
+        if len(iou_occupancies) != len(iou_points):
+            raise InputError(
+                f"iou_occupancies: expected {len(iou_points)} values to match iou_points, got {len(iou_occupancies)}"
+            )
     row: dict[str, object] = {
         "class_id": str(class_id),
         "class_name": str(class_id if class_name is None else class_name),
@@ -205,11 +211,13 @@ def evaluate_object(
         surface = _usable_surface(vertices, faces)
         samples = _predicted_samples(surface, gt_points, remove_wall, rng, settings)
         metrics = surface_metrics(samples.points, samples.normals, gt_points, gt_normals)
-        metrics["iou"] = occupancy_iou(points_inside_mesh(vertices, faces, iou_points), iou_occupancies)
+        metrics["iou"] = (
+            occupancy_iou(points_inside_mesh(vertices, faces, iou_points), iou_occupancies) if has_iou else math.nan
+        )
     except _EvaluationFailure as failure:
         logger.warning("evaluation failed for %s/%s: %s", class_id, model_name, failure)
         row.update(failed=True, failure_reason=str(failure))
-        metrics = dict(FAILURE_PENALTIES)
+        metrics = {**FAILURE_PENALTIES, **({} if has_iou else {"iou": math.nan})}
     row.update({name: metrics[name] for name in FAILURE_PENALTIES})
     row.update(remove_wall=bool(remove_wall), n_vertices=len(vertices), n_faces=len(faces))
     return row

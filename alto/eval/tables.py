@@ -9,7 +9,7 @@ their penalty values, and every table counts them in ``n_failed``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from alto.io import atomic_write
 __all__ = [
     "MEAN_OF_CLASSES",
     "MEAN_OF_OBJECTS",
+    "OPTIONAL_METRICS",
     "ROW_COLUMNS",
     "aggregate_rows",
     "check_rows",
@@ -53,14 +54,19 @@ MEAN_OF_OBJECTS = "mean_of_objects"
 
 _NAN_STRINGS = ["", "nan", "NaN"]
 
+#: Metrics that may be NaN: the IoU of objects without occupancy ground truth (ScanNet).
+OPTIONAL_METRICS = ("iou",)
 
-def check_rows(frame: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
+
+def check_rows(frame: pd.DataFrame, source: str = "rows", keys: Sequence[str] = ()) -> pd.DataFrame:
     """Validate per-object rows; return them with the row columns first, in order.
 
     Every column of :data:`ROW_COLUMNS` must be present (others, such as a method
     name added by the workflow, are kept after them), metrics must be finite
-    (failures carry penalties, never NaN) and each (class_id, model_name) must occur
-    once. ``source`` names the file or object in error messages.
+    (failures carry penalties, never NaN) except the IoU, which is NaN for datasets
+    without occupancy ground truth (ScanNet), and each (class_id, model_name) must
+    occur once per value of the ``keys`` columns. ``source`` names the file or object
+    in error messages.
     """
     missing = [column for column in ROW_COLUMNS if column not in frame.columns]
     if missing:
@@ -69,7 +75,8 @@ def check_rows(frame: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
     frame = frame.loc[:, [*ROW_COLUMNS, *extra]].reset_index(drop=True)
     for column in METRIC_NAMES:
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
+        may_be_nan = np.isnan(values) if column in OPTIONAL_METRICS else np.zeros(len(values), dtype=bool)
+        bad = np.flatnonzero(~np.isfinite(values) & ~may_be_nan)
         if len(bad):
             first = frame.iloc[bad[0]]
             raise InputError(
@@ -81,10 +88,14 @@ def check_rows(frame: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
         if not frame[column].isin([True, False]).all():
             raise InputError(f"{source}: column {column!r} must hold True/False values")
         frame[column] = frame[column].astype(bool)
-    duplicated = frame.duplicated(subset=["class_id", "model_name"])
+    missing_keys = [key for key in keys if key not in frame.columns]
+    if missing_keys:
+        raise InputError(f"{source}: missing key columns {missing_keys}")
+    duplicated = frame.duplicated(subset=[*keys, "class_id", "model_name"])
     if duplicated.any():
         first = frame.loc[duplicated.idxmax()]
-        raise InputError(f"{source}: object {first['class_id']}/{first['model_name']} appears twice")
+        where = "".join(f" ({key} {first[key]})" for key in keys)
+        raise InputError(f"{source}: object {first['class_id']}/{first['model_name']}{where} appears twice")
     return frame.astype(dict.fromkeys(_TEXT_COLUMNS, str))
 
 
@@ -106,7 +117,9 @@ def write_rows_csv(
         frame.to_csv(handle, index=False)
 
 
-def read_rows_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
+def read_rows_csv(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], keys: Sequence[str] = ()
+) -> pd.DataFrame:
     """Read and concatenate per-object CSVs written by :func:`write_rows_csv`.
 
     Identifiers keep their text (ShapeNet synsets keep leading zeros, a class name
@@ -126,23 +139,13 @@ def read_rows_csv(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str
             na_values=dict.fromkeys(METRIC_NAMES, _NAN_STRINGS),
         )
         frames.append(check_rows(frame, source=str(path)))
-    return check_rows(pd.concat(frames, ignore_index=True), source=f"{len(paths)} row files")
+    return check_rows(pd.concat(frames, ignore_index=True), source=f"{len(paths)} row files", keys=keys)
 
 
-def aggregate_rows(rows: pd.DataFrame | Iterable[Mapping[str, object]]) -> pd.DataFrame:
-    """Per-class table: one row per class, then the mean of class means and over objects.
-
-    Indexed by class name (``class``), with columns ``class_id``, ``n_objects``,
-    ``n_failed``, the mean of every metric (failed objects included with their
-    penalties) and Chamfer-L1 in each paper's scale (:data:`CHAMFER_L1_SCALES`).
-    """
-    frame = check_rows(_rows_frame(rows))
-    if frame.empty:
-        raise InputError("aggregate_rows: no rows to aggregate")
+def _aggregate_one(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     names = frame.groupby("class_id")["class_name"].nunique()
     if (names > 1).any():
         raise InputError(f"aggregate_rows: class id {names.idxmax()!r} has several class names")
-    metrics = list(METRIC_NAMES)
     grouped = frame.groupby("class_id", sort=True)
     per_class = pd.concat(
         [
@@ -163,11 +166,46 @@ def aggregate_rows(rows: pd.DataFrame | Iterable[Mapping[str, object]]) -> pd.Da
             {**totals, "class_name": MEAN_OF_OBJECTS, **frame[metrics].mean().to_dict()},
         ]
     )
-    table = pd.concat([per_class, summary], ignore_index=True)
+    return pd.concat([per_class, summary], ignore_index=True)
+
+
+def aggregate_rows(
+    rows: pd.DataFrame | Iterable[Mapping[str, object]],
+    keys: Sequence[str] = (),
+    extra_means: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Per-class table: one row per class, then the mean of class means and over objects.
+
+    Indexed by class name (``class``), with columns ``class_id``, ``n_objects``,
+    ``n_failed``, the mean of every metric (failed objects included with their
+    penalties) and Chamfer-L1 in each paper's scale (:data:`CHAMFER_L1_SCALES`).
+    With ``keys`` (e.g. ``["experiment"]``) there is one such block per key value and
+    the index is (``*keys``, ``class``). ``extra_means`` are further numeric columns
+    of the rows averaged the same way (e.g. the generation seconds per object).
+    """
+    frame = check_rows(_rows_frame(rows), keys=keys)
+    if frame.empty:
+        raise InputError("aggregate_rows: no rows to aggregate")
+    missing = [column for column in extra_means if column not in frame.columns]
+    if missing:
+        raise InputError(f"aggregate_rows: rows have no column(s) {missing} to average")
+    for column in extra_means:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    metrics = [*METRIC_NAMES, *extra_means]
+    if keys:
+        blocks = [
+            _aggregate_one(group, metrics).assign(**dict(zip(keys, values if isinstance(values, tuple) else (values,),
+                                                              strict=True)))
+            for values, group in frame.groupby(list(keys), sort=True)
+        ]
+        table = pd.concat(blocks, ignore_index=True)
+    else:
+        table = _aggregate_one(frame, metrics)
     for column, factor in CHAMFER_L1_SCALES.items():
         table[column] = factor * table["chamfer_l1"]
     table = table.astype({"n_objects": int, "n_failed": int})
-    return table.rename(columns={"class_name": "class"}).set_index("class")
+    table = table.rename(columns={"class_name": "class"})
+    return table.set_index([*keys, "class"]) if keys else table.set_index("class")
 
 
 def write_table_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -31,6 +31,7 @@ from alto.mesh.registry import (
     build_extractor,
     convonet_extractor,
     extractor_from_config,
+    generator_from_config,
 )
 from alto.mesh.sliding import SlidingWindow, extract_sliding
 
@@ -57,6 +58,7 @@ __all__ = [
     "convonet_extractor",
     "extract_sliding",
     "extractor_from_config",
+    "generator_from_config",
     "logit",
     "save_generation",
     "write_mesh",

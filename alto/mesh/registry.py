@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch
+
 from alto.errors import ConfigError
 from alto.mesh.base import LatticeExtractor
 from alto.mesh.dense import DenseExtractor
 from alto.mesh.field import logit
+from alto.mesh.generator import MeshGenerator
 from alto.mesh.lattice import DEFAULT_PADDING
 from alto.mesh.mise import DEFAULT_RESOLUTION_0, DEFAULT_UPSAMPLING_STEPS, MiseExtractor
 from alto.mesh.region_growing import (
@@ -22,6 +25,7 @@ from alto.mesh.region_growing import (
     DEFAULT_REGION_RESOLUTION,
     RegionGrowingExtractor,
 )
+from alto.mesh.sliding import SlidingWindow
 
 __all__ = [
     "ALTO_THRESHOLD",
@@ -32,12 +36,19 @@ __all__ = [
     "build_extractor",
     "convonet_extractor",
     "extractor_from_config",
+    "generator_from_config",
+    "window_from_config",
 ]
 
 #: Extractor classes by name.
 EXTRACTORS: dict[str, type[LatticeExtractor]] = {
     cls.name: cls for cls in (DenseExtractor, MiseExtractor, RegionGrowingExtractor)
 }
+
+#: ``generation.extractor`` value that picks the protocol of the model's own code base.
+AUTO = "auto"
+#: Decoder name of ALTO's models, whose upstream generation is region growing.
+ALTO_DECODER = "simple_local_attention_sub"
 
 #: Occupancy probability of ConvONet's surfaces (``test.threshold`` of its configs).
 CONVONET_THRESHOLD = 0.2
@@ -97,15 +108,19 @@ def extractor_from_config(cfg: Mapping[str, Any]) -> LatticeExtractor:
     """The extractor an experiment config asks for.
 
     ``generation.extractor`` (an alto key) is either a preset name, "convonet"
-    (the default: MISE from ``generation.resolution_0`` / ``upsampling_steps`` at
-    ``test.threshold`` over ``1 + data.padding``) or "alto", or a mapping with
-    ``method`` and that extractor's settings, where ``threshold`` (a probability)
-    may stand for ``level`` and ``test.threshold`` / ``data.padding`` are the defaults.
+    (MISE from ``generation.resolution_0`` / ``upsampling_steps`` at
+    ``test.threshold`` over ``1 + data.padding``), "alto", or "auto" (the default:
+    "alto" for ALTO's attention decoder, "convonet" otherwise, which is what each
+    upstream code base does), or a mapping with ``method`` and that extractor's
+    settings, where ``threshold`` (a probability) may stand for ``level`` and
+    ``test.threshold`` / ``data.padding`` are the defaults.
     """
     generation = cfg.get("generation") or {}
     threshold = (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
     padding = (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
-    spec = generation.get("extractor", "convonet")
+    spec = generation.get("extractor", AUTO)
+    if spec == AUTO:
+        spec = "alto" if (cfg.get("model") or {}).get("decoder") == ALTO_DECODER else "convonet"
     try:
         if spec == "convonet":
             return convonet_extractor(
@@ -131,3 +146,27 @@ def extractor_from_config(cfg: Mapping[str, Any]) -> LatticeExtractor:
         "generation.extractor must be 'convonet', 'alto' or a mapping with a 'method' key "
         f"({sorted(EXTRACTORS)}), got {spec!r}"
     )
+
+
+def window_from_config(cfg: Mapping[str, Any]) -> SlidingWindow:
+    """The sliding window of ``generation.window`` (block size, crop margin, resolution ...).
+
+    The iso-level is ``test.threshold`` and the model's frame is ``1 + data.padding``.
+    """
+    generation = cfg.get("generation") or {}
+    threshold = (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
+    padding = (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
+    settings = {"level": logit(threshold), "model_box": 1.0 + padding, **(generation.get("window") or {})}
+    try:
+        return SlidingWindow(**settings)
+    except TypeError as error:
+        raise ConfigError(f"generation.window: {error}") from error
+
+
+def generator_from_config(
+    cfg: Mapping[str, Any], model: torch.nn.Module, device: str | torch.device = "cpu"
+) -> MeshGenerator:
+    """A :class:`MeshGenerator` with the extractor (or sliding window) the config asks for."""
+    generation = cfg.get("generation") or {}
+    method = window_from_config(cfg) if generation.get("sliding_window") else extractor_from_config(cfg)
+    return MeshGenerator(model, method, device)
