@@ -145,7 +145,7 @@ def test_metadata_and_categories(demo_data_config, demo_dataset) -> None:
 def test_rooms_multi_files(demo_dataset) -> None:
     cfg = _rooms_config(demo_dataset)
     dataset = build_dataset(cfg, "val")
-    assert [c.name for c in dataset.categories] == ["n/a"] * 5  # no metadata.yaml for rooms
+    assert [c.name for c in dataset.categories] == [c.id for c in dataset.categories]  # rooms: no metadata.yaml
     picks = set()
     for i in range(len(dataset)):
         item, info = dataset[i], dataset.model_info(i)

@@ -91,7 +91,7 @@ def test_metadata_and_split_lists(tmp_path) -> None:
     assert read_split(tmp_path, "a_cat", "val") == ["m3", "m4"]
     assert read_split(tmp_path, "b_cat", None) == ["m1"]
     (tmp_path / "metadata.yaml").unlink()
-    assert [c.name for c in read_metadata(tmp_path, ["a_cat"])] == ["n/a"]
+    assert [c.name for c in read_metadata(tmp_path, ["a_cat"])] == ["a_cat"]
 
 
 def test_bad_metadata_and_missing_split_name_the_file(tmp_path) -> None:

@@ -32,7 +32,6 @@ __all__ = [
     "METADATA_FILE",
     "OBJECT_SPLIT",
     "SPLITS",
-    "UNKNOWN_CATEGORY_NAME",
     "Category",
     "check_fractions",
     "list_categories",
@@ -53,8 +52,6 @@ SPLITS = ("train", "val", "test")
 #: Default train/val/test fractions of objects: Occupancy Networks' ``create_split.py``
 #: (``--r_val 0.1 --r_test 0.2``).
 OBJECT_SPLIT = (0.7, 0.1, 0.2)
-#: Category name used when ``metadata.yaml`` is absent (as upstream).
-UNKNOWN_CATEGORY_NAME = "n/a"
 #: Slack when flooring ``n * fraction``: 10 * 0.3 is 2.9999999999999996 in floating point.
 _FLOOR_SLACK = 1e-9
 #: How far from 1 the sum of split fractions may be (fractions typed with a few decimals).
@@ -79,7 +76,12 @@ def list_categories(root: Path) -> list[str]:
 
 
 def read_metadata(root: Path, categories: Sequence[str]) -> list[Category]:
-    """The :class:`Category` of each of ``categories``, named from ``root/metadata.yaml`` if present."""
+    """The :class:`Category` of each of ``categories``, named from ``root/metadata.yaml`` if present.
+
+    A category without a name (no metadata file, as for the rooms, or no entry in it)
+    is named by its id, as upstream's evaluation names the room classes: upstream's
+    dataset calls them all ``n/a``, which would merge them in per-class tables.
+    """
     path = Path(root) / METADATA_FILE
     names: Mapping[str, object] = {}
     if path.is_file():
@@ -94,10 +96,10 @@ def read_metadata(root: Path, categories: Sequence[str]) -> list[Category]:
     for index, cat in enumerate(categories):
         entry = names.get(cat)
         if path.is_file() and entry is None:
-            logger.warning("%s has no entry for category %r; naming it %r", path, cat, UNKNOWN_CATEGORY_NAME)
+            logger.warning("%s has no entry for category %r; naming it by its id", path, cat)
         if entry is not None and not (isinstance(entry, dict) and isinstance(entry.get("name", ""), str)):
             raise DataError(f"{path}: entry {cat!r} must be a mapping with a string 'name', got {entry!r}")
-        name = entry.get("name", UNKNOWN_CATEGORY_NAME) if entry else UNKNOWN_CATEGORY_NAME
+        name = entry.get("name", cat) if entry else cat
         out.append(Category(id=cat, name=name, index=index))
     return out
 

@@ -1,0 +1,398 @@
+# Config validation and the input/params functions shared by the rules.
+# Keep this cheap: a cluster job parses the workflow again.
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+DATASETS = config["datasets"]
+EXPERIMENTS = config["experiments"]
+RESOURCES = config.get("resources", {})
+
+
+def _check_references():
+    """Every name a config refers to exists (a typo fails here, not after hours of training)."""
+    problems = []
+    for name in config["targets"]:
+        if name not in DATASETS:
+            problems.append(f"targets: unknown dataset '{name}' (known: {', '.join(DATASETS)})")
+    for name, exp in EXPERIMENTS.items():
+        if exp["dataset"] not in DATASETS:
+            problems.append(f"experiments.{name}.dataset: unknown dataset '{exp['dataset']}'")
+        if not Path(exp["config"]).is_file():
+            problems.append(f"experiments.{name}.config: file '{exp['config']}' not found")
+    for name, ds in DATASETS.items():
+        for exp in ds.get("evaluate", []):
+            if exp not in EXPERIMENTS:
+                problems.append(f"datasets.{name}.evaluate: unknown experiment '{exp}'")
+    if problems:
+        raise ValueError("invalid workflow config:\n  " + "\n  ".join(problems))
+
+
+_check_references()
+
+
+def _names(mapping, **required):
+    """Names whose entry matches ``required`` as a regex alternation (never matches if none)."""
+    names = [n for n, v in mapping.items() if all(v.get(k) == want for k, want in required.items())]
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def name_pattern(names):
+    """A regex matching exactly ``names`` (wildcard constraints keep the DAG unambiguous)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def _trained(name):
+    return "checkpoint" not in EXPERIMENTS[name]
+
+
+# ----------------------------------------------------------------------------- datasets
+def dataset_path(name):
+    return DATASETS[name]["path"]
+
+
+def dataset_ready(name):
+    """Stamp written once the dataset folder is complete (built, downloaded or checked)."""
+    return f"results/datasets/{name}.json"
+
+
+def evaluated_experiments(dataset):
+    ds = DATASETS[dataset]
+    if "evaluate" in ds:
+        return list(ds["evaluate"])
+    return [name for name, exp in EXPERIMENTS.items() if exp["dataset"] == dataset]
+
+
+def test_objects(dataset):
+    """(category, object) pairs of the test split; needs the split_list checkpoint."""
+    listing = checkpoints.split_list.get(dataset=dataset).output[0]
+    with open(listing) as handle:
+        return [tuple(line.strip().split("/", 1)) for line in handle if line.strip()]
+
+
+# -------------------------------------------------------------------------- experiments
+def experiment_config(experiment):
+    return EXPERIMENTS[experiment]["config"]
+
+
+def experiment_label(experiment):
+    return EXPERIMENTS[experiment].get("label", experiment)
+
+
+def model_dir(experiment):
+    return f"results/models/{experiment}"
+
+
+def trained_model(experiment):
+    """The file that marks a finished model (trained here, or a converted published one)."""
+    return f"{model_dir(experiment)}/train_summary.json"
+
+
+def override_list(*override_maps):
+    """``key=value`` strings of the merged overrides, in a stable order (params changes trigger reruns).
+
+    JSON is valid YAML, so every value survives the round trip through `alto ... --set`."""
+    merged = {}
+    for mapping in override_maps:
+        merged.update(mapping or {})
+    return [f"{key}={json.dumps(value)}" for key, value in sorted(merged.items())]
+
+
+def set_args(*override_maps):
+    """``--set key=value`` command-line arguments of the merged overrides."""
+    return " ".join(f"--set {shlex.quote(item)}" for item in override_list(*override_maps))
+
+
+def train_sets(wildcards):
+    return set_args(EXPERIMENTS[wildcards.experiment].get("overrides"))
+
+
+def eval_sets(wildcards):
+    return set_args(
+        EXPERIMENTS[wildcards.experiment].get("overrides"),
+        DATASETS[wildcards.dataset].get("overrides"),
+    )
+
+
+def resource(stage, key, default, experiment=None):
+    """Resource of a job: the experiment's own, else the stage default of the config, else ``default``."""
+    if experiment is not None:
+        own = EXPERIMENTS[experiment].get("train_resources", {})
+        if key in own:
+            return own[key]
+    return RESOURCES.get(stage, {}).get(key, default)
+
+
+# ------------------------------------------------------------------------------ outputs
+def mesh_file(dataset, experiment, category, obj):
+    return f"results/meshes/{dataset}/{experiment}/{category}/{obj}.ply"
+
+
+def eval_files(wildcards):
+    """Per-object metric rows of every experiment evaluated on a dataset."""
+    objects = test_objects(wildcards.dataset)
+    return [
+        f"results/eval/{wildcards.dataset}/{experiment}/{category}/{obj}.csv"
+        for experiment in evaluated_experiments(wildcards.dataset)
+        for category, obj in objects
+    ]
+
+
+def table(dataset):
+    return f"results/tables/{dataset}.csv"
+
+
+def all_targets():
+    targets = [table(name) for name in config["targets"]]
+    if config["targets"]:
+        targets += [
+            "results/tables/paper_comparison.csv",
+            "results/figures/runtime_vs_iou.png",
+            "results/figures/training_curves.png",
+        ]
+        targets += [f"results/figures/{name}_qualitative.png" for name in config["targets"]]
+        targets += [f"results/figures/{name}_per_class.png" for name in config["targets"]]
+    return targets
+
+
+# ------------------------------------------------------------------ rule input functions
+def _names_trained():
+    return "|".join(re.escape(n) for n in EXPERIMENTS if _trained(n)) or "(?!)"
+
+
+def _names_pretrained():
+    return "|".join(re.escape(n) for n in EXPERIMENTS if not _trained(n)) or "(?!)"
+
+
+def sha_arg(digest):
+    return f"--sha256 {digest}" if digest else ""
+
+
+def exp_config_file(wildcards):
+    return experiment_config(wildcards.experiment)
+
+
+def exp_model_dir(wildcards):
+    return model_dir(wildcards.experiment)
+
+
+def exp_training_data_ready(wildcards):
+    return dataset_ready(EXPERIMENTS[wildcards.experiment]["dataset"])
+
+
+def exp_training_data_path(wildcards):
+    return dataset_path(EXPERIMENTS[wildcards.experiment]["dataset"])
+
+
+def exp_checkpoint_url(wildcards):
+    return EXPERIMENTS[wildcards.experiment]["checkpoint"]
+
+
+def exp_checkpoint_sha(wildcards):
+    return sha_arg(EXPERIMENTS[wildcards.experiment].get("checkpoint_sha256"))
+
+
+def exp_trained_model(wildcards):
+    return trained_model(wildcards.experiment)
+
+
+def ds_ready(wildcards):
+    return dataset_ready(wildcards.dataset)
+
+
+def ds_path(wildcards):
+    return dataset_path(wildcards.dataset)
+
+
+def train_threads(wildcards):
+    return resource("train", "threads", 2, wildcards.experiment)
+
+
+def train_gpus(wildcards):
+    return resource("train", "gpu", 1, wildcards.experiment)
+
+
+def train_mem(wildcards):
+    return resource("train", "mem_mb", 16000, wildcards.experiment)
+
+
+def train_runtime(wildcards):
+    return resource("train", "runtime", 24 * 60, wildcards.experiment)
+
+
+def split_limit_arg(wildcards):
+    limit = DATASETS[wildcards.dataset].get("max_objects_per_class")
+    return f"--max-per-class {limit}" if limit else ""
+
+
+def exp_best_checkpoint(wildcards):
+    return f"{model_dir(wildcards.experiment)}/model_best.pt"
+
+
+def generate_gpus(wildcards):
+    return resource("generate", "gpu", 0)
+
+
+def generate_mem(wildcards):
+    return resource("generate", "mem_mb", 8000)
+
+
+def generate_runtime(wildcards):
+    return resource("generate", "runtime", 30)
+
+
+def evaluate_mem(wildcards):
+    return resource("evaluate", "mem_mb", 4000)
+
+
+def evaluate_runtime(wildcards):
+    return resource("evaluate", "runtime", 15)
+
+
+# ------------------------------------------------------------------------ report inputs
+def experiment_labels(wildcards):
+    return {name: experiment_label(name) for name in EXPERIMENTS}
+
+
+def target_tables(wildcards):
+    return [table(name) for name in config["targets"]]
+
+
+def published_numbers_file(wildcards):
+    """The configured file, else the copy shipped with the workflow."""
+    return config.get("published_numbers") or workflow.source_path("../resources/published-numbers.yaml")
+
+
+def target_dataset_info(wildcards):
+    return {
+        name: {
+            "published": DATASETS[name].get("published"),
+            "methods": {exp: EXPERIMENTS[exp].get("method", experiment_label(exp)) for exp in evaluated_experiments(name)},
+        }
+        for name in config["targets"]
+    }
+
+
+def target_trained_models(wildcards):
+    names = {exp for dataset in config["targets"] for exp in evaluated_experiments(dataset) if _trained(exp)}
+    return [trained_model(name) for name in sorted(names)]
+
+
+def ds_kind(wildcards):
+    return DATASETS[wildcards.dataset].get("kind", "objects")
+
+
+def qualitative_experiments(wildcards):
+    return evaluated_experiments(wildcards.dataset)
+
+
+def qualitative_configs(wildcards):
+    return {name: experiment_config(name) for name in evaluated_experiments(wildcards.dataset)}
+
+
+def qualitative_sets(wildcards):
+    """Overrides of the first experiment on this dataset: its inputs are the ones shown."""
+    first = evaluated_experiments(wildcards.dataset)[0]
+    return override_list(EXPERIMENTS[first].get("overrides"), DATASETS[wildcards.dataset].get("overrides"))
+
+
+def qualitative_objects(wildcards):
+    """The first objects of distinct classes (then of any class), up to the configured number."""
+    count = config.get("figures", {}).get("qualitative_per_dataset", 4)
+    objects = test_objects(wildcards.dataset)
+    chosen, seen = [], set()
+    for category, obj in objects:
+        if category not in seen:
+            chosen.append((category, obj))
+            seen.add(category)
+    chosen += [pair for pair in objects if pair not in chosen]
+    return ["/".join(pair) for pair in chosen[:count]]
+
+
+def qualitative_meshes(wildcards):
+    return [
+        mesh_file(wildcards.dataset, experiment, *pair.split("/", 1))
+        for experiment in qualitative_experiments(wildcards)
+        for pair in qualitative_objects(wildcards)
+    ]
+
+
+def extension_build_command(wildcards):
+    """Build torch-scatter against the installed torch when the config asks (about 6 min on 2 cores)."""
+    if config.get("extensions", {}).get("torch_scatter", False):
+        return "python -m pip install --no-build-isolation torch-scatter &&"
+    return ""
+
+
+# ------------------------------------------------------------------------ data sources
+def demo_root(wildcards):
+    return config.get("demo", {}).get("path", "data/demo")
+
+
+def demo_options(wildcards):
+    """`alto data demo` flags from the config, in a stable order."""
+    args = []
+    for key, value in sorted(config.get("demo", {}).get("options", {}).items()):
+        values = value if isinstance(value, list) else [value]
+        args.append(f"--{key} " + " ".join(shlex.quote(str(v)) for v in values))
+    return " ".join(args)
+
+
+def ds_download_name(wildcards):
+    return DATASETS[wildcards.dataset]["download"]
+
+
+def ds_download_mirror(wildcards):
+    ds = DATASETS[wildcards.dataset]
+    args = [f"--url {shlex.quote(ds['url'])}"] if ds.get("url") else []
+    args += [sha_arg(ds.get("sha256"))] if ds.get("sha256") else []
+    return " ".join(args)
+
+
+def _scannet_datasets():
+    return {name: ds for name, ds in DATASETS.items() if ds["source"] == "scannet"}
+
+
+def scannet_roots():
+    return "|".join(re.escape(ds["path"]) for ds in _scannet_datasets().values()) or "(?!)"
+
+
+def _scannet_by_root(root):
+    return next(ds for ds in _scannet_datasets().values() if ds["path"] == root)
+
+
+def scannet_scans(wildcards):
+    return _scannet_by_root(wildcards.scannet_root)["scans"]
+
+
+def scannet_points(wildcards):
+    return _scannet_by_root(wildcards.scannet_root).get("points", 100000)
+
+
+def _scannet_scene_names(ds):
+    """Configured scenes, else the scene folders present (none if ScanNet is missing)."""
+    if "scenes" in ds:
+        return list(ds["scenes"])
+    scans = Path(ds["scans"])
+    return sorted(p.name for p in scans.iterdir() if p.is_dir()) if scans.is_dir() else []
+
+
+def scannet_scene_files(wildcards):
+    ds = DATASETS[wildcards.dataset]
+    return [f"{ds['path']}/scenes/{scene}/pointcloud.npz" for scene in _scannet_scene_names(ds)]
+
+
+def ds_scans(wildcards):
+    return DATASETS[wildcards.dataset]["scans"]
+
+
+def ds_scenes_arg(wildcards):
+    scenes = _scannet_scene_names(DATASETS[wildcards.dataset])
+    return "--scenes " + " ".join(scenes) if scenes else ""
