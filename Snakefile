@@ -44,4 +44,5 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        object_files,
     localrule: True

@@ -50,13 +50,15 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(verbose: bool = False) -> None:
-    """Plain ``LEVEL name: message`` lines on stderr; debug messages with ``verbose``."""
+def configure_logging(verbose: bool = False, log_file: str | None = None) -> None:
+    """Plain ``LEVEL name: message`` lines on stderr (or appended to ``log_file``);
+    debug messages with ``verbose``."""
+    target = {"filename": log_file} if log_file else {"stream": sys.stderr}
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
         force=True,
+        **target,
     )
 
 

@@ -145,6 +145,21 @@ def eval_files(wildcards):
     ]
 
 
+def object_files(wildcards):
+    """Every mesh and metric row of the target datasets.
+
+    Requested directly by `all` so that deleting one of them reruns exactly that
+    object (Snakemake does not rerun a job whose outputs exist when only one of its
+    intermediate inputs was deleted)."""
+    files = []
+    for dataset in config["targets"]:
+        for experiment in evaluated_experiments(dataset):
+            for category, obj in test_objects(dataset):
+                files.append(mesh_file(dataset, experiment, category, obj))
+                files.append(f"results/eval/{dataset}/{experiment}/{category}/{obj}.csv")
+    return files
+
+
 def table(dataset):
     return f"results/tables/{dataset}.csv"
 

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
+from alto.cli.main import configure_logging
 from alto.report.figures import save_figure, training_curves_figure
-from _common import setup_logging
 
-setup_logging(snakemake)  # noqa: F821 (injected by Snakemake)
-labels = snakemake.params.labels  # noqa: F821
-runs = {labels[Path(summary).parent.name]: Path(summary).parent for summary in snakemake.input.summaries}  # noqa: F821
-save_figure(training_curves_figure(runs), snakemake.output.png, snakemake.output.pdf)  # noqa: F821
+configure_logging(log_file=snakemake.log[0])
+labels = snakemake.params.labels
+runs = {labels[Path(summary).parent.name]: Path(summary).parent for summary in snakemake.input.summaries}
+save_figure(training_curves_figure(runs), snakemake.output.png, snakemake.output.pdf)

@@ -1,0 +1,193 @@
+"""The Snakemake workflow: DAGs of every shipped config, the tiny config for real, downloads.
+
+Snakemake runs in a subprocess with a temporary working directory holding a copy
+of config/, exactly as a user runs it from a checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from alto.data.demo import DemoResult
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIGS = ["config.yaml", "paper.yaml", "pretrained.yaml", "test.yaml"]
+
+
+def snakemake(workdir: Path, *args: str, config: str | Path = "config/test.yaml",
+              timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run snakemake on the repository's workflow in ``workdir``; the venv's tools on PATH."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(workdir / config), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    stats = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.M)}
+
+
+def fresh_workdir(tmp_path: Path) -> Path:
+    workdir = tmp_path / "work"
+    shutil.copytree(REPO / "config", workdir / "config")
+    return workdir
+
+
+def write_config(workdir: Path, name: str, data: dict) -> str:
+    (workdir / "config" / name).write_text(yaml.safe_dump(data, sort_keys=False))
+    return f"config/{name}"
+
+
+@pytest.mark.parametrize("name", SHIPPED_CONFIGS)
+def test_every_shipped_config_builds_its_dag(tmp_path: Path, name: str) -> None:
+    result = snakemake(fresh_workdir(tmp_path), "-n", "all", config=f"config/{name}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["split_list"] == len(yaml.safe_load((REPO / "config" / name).read_text())["targets"])
+    assert counts["table"] >= 1 and counts["all"] == 1
+
+
+def test_any_dataset_table_can_be_asked_for_from_the_default_config(tmp_path: Path) -> None:
+    result = snakemake(fresh_workdir(tmp_path), "-n", "results/tables/shapenet.csv", config="config/config.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr) == {"download_dataset": 1, "split_list": 1, "table": 1,
+                                                         "total": 3}
+
+
+def test_lint_is_clean() -> None:
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--lint"],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    workdir = fresh_workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["demo_objects"]["max_object_per_class"] = 2
+    result = snakemake(workdir, "-n", config=write_config(workdir, "typo.yaml", config))
+    assert result.returncode != 0 and "max_object_per_class" in result.stdout + result.stderr
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["experiments"]["test_alto_objects"]["dataset"] = "shapenett"
+    result = snakemake(workdir, "-n", config=write_config(workdir, "ref.yaml", config))
+    assert result.returncode != 0
+    assert "experiments.test_alto_objects.dataset: unknown dataset 'shapenett'" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_tiny_config_runs_the_whole_chain_and_reruns_only_what_changed(tmp_path: Path) -> None:
+    workdir = fresh_workdir(tmp_path)
+    result = snakemake(workdir, "all")
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = workdir / "results"
+    objects = (results / "splits" / "demo_objects.txt").read_text().split()
+    table = pd.read_csv(results / "tables" / "demo_objects.csv", dtype={"class_id": str})
+    assert set(table["experiment"]) == {"test_alto_objects", "test_convonet_objects"}
+    means = table[table["class"] == "mean_of_classes"].set_index("experiment")
+    assert (means["n_objects"] == len(objects)).all()
+    assert means["generation_seconds"].gt(0).all()
+    rooms = pd.read_csv(results / "tables" / "demo_rooms.csv")
+    assert set(rooms["experiment"]) == {"test_alto_rooms"}
+    assert "rooms_04" in set(rooms["class"])  # rooms are named by their class folder
+    comparison = pd.read_csv(results / "tables" / "paper_comparison.csv")
+    assert set(comparison["source"]) == {"alto"} and len(comparison) == 3
+    for figure in ["runtime_vs_iou", "training_curves", "demo_objects_qualitative", "demo_rooms_per_class"]:
+        assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (results / "figures" / f"{figure}.pdf").read_bytes()[:4] == b"%PDF"
+
+    again = snakemake(workdir, "-n", "all")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    category, obj = objects[0].split("/")
+    (results / "meshes" / "demo_objects" / "test_alto_objects" / category / f"{obj}.ply").unlink()
+    rerun = snakemake(workdir, "-n", "all")
+    counts = job_counts(rerun.stdout + rerun.stderr)
+    assert counts["generate_mesh"] == 1 and counts["evaluate_mesh"] == 1 and counts["table"] == 1
+    assert "train" not in counts and "demo_data" not in counts
+
+
+def _rooms_archive(demo: DemoResult, path: Path, extra: dict[str, bytes] | None = None) -> str:
+    """A zip laid out like ConvONet's synthetic_room_dataset.zip, made of the demo rooms."""
+    rooms = Path(demo.rooms_root)
+    with zipfile.ZipFile(path, "w") as archive:
+        for file in sorted(rooms.rglob("*")):
+            if file.is_file():
+                archive.write(file, f"synthetic_room_dataset/{file.relative_to(rooms)}")
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _download_config(workdir: Path, url: str, sha256: str | None) -> str:
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["synthetic_rooms"] = {
+        "source": "download", "download": "synthetic_rooms", "url": url, "sha256": sha256,
+        "path": "data/synthetic_room_dataset", "kind": "rooms",
+    }
+    return write_config(workdir, "download.yaml", config)
+
+
+def test_download_rule_verifies_and_unpacks(tmp_path: Path, demo_dataset: DemoResult) -> None:
+    workdir = fresh_workdir(tmp_path)
+    digest = _rooms_archive(demo_dataset, tmp_path / "rooms.zip")
+    url = (tmp_path / "rooms.zip").as_uri()
+
+    bad = snakemake(workdir, "results/datasets/synthetic_rooms.json",
+                    config=_download_config(workdir, url, "0" * 64))
+    assert bad.returncode != 0
+    log = (workdir / "logs" / "data" / "synthetic_rooms.log").read_text()
+    assert "checksum mismatch" in log and digest in log
+    assert not (workdir / "data" / "synthetic_room_dataset").exists()
+
+    good = snakemake(workdir, "results/datasets/synthetic_rooms.json",
+                     config=_download_config(workdir, url, digest))
+    assert good.returncode == 0, good.stderr[-3000:]
+    assert (workdir / "data" / "synthetic_room_dataset" / "rooms_04" / "test.lst").is_file()
+    assert (workdir / "results" / "datasets" / "synthetic_rooms.json").is_file()
+
+
+def test_download_rule_refuses_a_malicious_archive(tmp_path: Path, demo_dataset: DemoResult) -> None:
+    workdir = fresh_workdir(tmp_path)
+    digest = _rooms_archive(demo_dataset, tmp_path / "evil.zip", extra={"../escaped.txt": b"gotcha"})
+    result = snakemake(workdir, "results/datasets/synthetic_rooms.json",
+                       config=_download_config(workdir, (tmp_path / "evil.zip").as_uri(), digest))
+    assert result.returncode != 0
+    assert "refusing to extract" in (workdir / "logs" / "data" / "synthetic_rooms.log").read_text()
+    assert not (workdir / "data" / "escaped.txt").exists() and not (workdir / "escaped.txt").exists()
+    assert not (workdir / "data" / "synthetic_room_dataset").exists()
+
+
+def test_unreachable_data_fails_fast_saying_where_to_put_it(tmp_path: Path) -> None:
+    workdir = fresh_workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["datasets"]["shapenet"]["url"] = "http://127.0.0.1:9/dataset_small_v1.1.zip"  # nothing listens there
+    started = time.monotonic()
+    result = snakemake(workdir, "results/tables/shapenet.csv", config=write_config(workdir, "offline.yaml", config))
+    assert result.returncode != 0
+    assert time.monotonic() - started < 120
+    log = (workdir / "logs" / "data" / "shapenet.log").read_text()
+    assert "data/ShapeNet" in log and "dataset_small_v1.1.zip" in log
+
+
+def test_missing_scannet_fails_fast_with_instructions(tmp_path: Path) -> None:
+    workdir = fresh_workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["scannet"] = {"source": "scannet", "scans": "data/scannet/scans",
+                                     "path": "data/scannet/processed", "kind": "scenes"}
+    result = snakemake(workdir, "results/datasets/scannet.json", config=write_config(workdir, "scannet.yaml", config))
+    assert result.returncode != 0
+    log = (workdir / "logs" / "data" / "scannet.log").read_text()
+    assert "cannot be downloaded automatically" in log and "data/scannet/scans" in log
