@@ -27,9 +27,10 @@ SHIPPED_CONFIGS = ["config.yaml", "paper.yaml", "pretrained.yaml", "test.yaml"]
 
 
 def snakemake(workdir: Path, *args: str, config: str | Path = "config/test.yaml",
-              timeout: float = 900) -> subprocess.CompletedProcess[str]:
+              timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run snakemake on the repository's workflow in ``workdir``; the venv's tools on PATH."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    base = env if env is not None else dict(os.environ)
+    env = {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"}
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
                "--configfile", str(workdir / config), "--cores", "2", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)

@@ -1,0 +1,230 @@
+"""Occupancy decoders reading the feature grids at query points.
+
+* :class:`LocalDecoder` (upstream ``simple_local``, ConvONet): interpolate every grid
+  at the point, sum over planes, and condition a residual MLP on it.
+* :class:`AttentionDecoder` (upstream ``simple_local_attention_sub``, ALTO):
+  subtraction attention from the interpolated feature (query) to the features of
+  the 3x3 (planes) or 3x3x3 (volume) neighbour cells (keys, values), with a learned
+  encoding of each neighbour's displacement; one attention per plane with its own
+  weights, or multi-head attention on the volume. The residual MLP is conditioned
+  on the concatenated attention outputs; unlike ``simple_local`` it never sees the
+  point coordinates directly.
+
+Both take the grids stacked plane-major, ``(P * B, C, R, ...)`` (see
+:class:`alto.ops.GridProjection`), and return logits ``(B, T)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from alto.models.layers import (
+    GroupedLinear,
+    ResnetBlockFC,
+    UpstreamLayout,
+    UpstreamTensor,
+    identity_layout,
+)
+from alto.ops import DEFAULT_PADDING, GRID, GridProjection, grid_rows
+
+__all__ = [
+    "ATTENTION_CHUNK_POINTS",
+    "ATTENTION_EXPANSION",
+    "LEAKY_SLOPE",
+    "UPSTREAM_NEIGHBOUR_PADDING",
+    "UPSTREAM_REVERSED_NEIGHBOUR_AXES",
+    "AttentionDecoder",
+    "LocalDecoder",
+]
+
+#: slope of the output activation with ``leaky=True`` (upstream ``leaky_relu(x, 0.2)``)
+LEAKY_SLOPE = 0.2
+#: hidden width of the attention-weight MLP, as a multiple of the head size (upstream 4)
+ATTENTION_EXPANSION = 4
+#: ALTO's neighbour lookup normalises with a hard-coded padding of 0.1, whatever
+#: ``data.padding`` says
+UPSTREAM_NEIGHBOUR_PADDING = 0.1
+#: ALTO reads the neighbour features at the transposed cell (flat index with the axes
+#: in reverse order, see :meth:`alto.ops.GridProjection.neighbours`); its trained
+#: weights depend on it
+UPSTREAM_REVERSED_NEIGHBOUR_AXES = True
+#: query points (summed over the batch) per chunk of the attention decoder at inference.
+#: It makes 9 or 27 neighbour rows per point and a 4x wider MLP over them; in chunks
+#: this small they stay in the CPU caches, which made decoding 100k points 1.5-2x
+#: faster on the development machine (bench/model_step.py).
+ATTENTION_CHUNK_POINTS = 512
+#: upstream plane suffix of ALTO's per-plane attention layers (``fc_q1`` is the xz plane, ...)
+_UPSTREAM_PLANE_SUFFIX = {"xz": "1", "xy": "2", "yz": "3", GRID: ""}
+
+
+class _ResidualHead(nn.Module):
+    """``n_blocks`` residual blocks, each adding a linear map of the condition first."""
+
+    def __init__(self, c_dim: int, hidden_size: int, n_blocks: int, leaky: bool):
+        super().__init__()
+        self.fc_c = nn.ModuleList(nn.Linear(c_dim, hidden_size) for _ in range(n_blocks))
+        self.blocks = nn.ModuleList(ResnetBlockFC(hidden_size) for _ in range(n_blocks))
+        self.fc_out = nn.Linear(hidden_size, 1)
+        self.leaky = leaky
+
+    def head(self, net: Tensor | None, condition: Tensor) -> Tensor:
+        """Run the blocks from ``net`` (None: start from zero) and return logits ``(B, T)``."""
+        for fc_c, block in zip(self.fc_c, self.blocks, strict=True):
+            net = fc_c(condition) if net is None else net + fc_c(condition)
+            net = block(net)
+        net = F.leaky_relu(net, LEAKY_SLOPE) if self.leaky else torch.relu(net)
+        return self.fc_out(net).squeeze(-1)
+
+
+class LocalDecoder(_ResidualHead):
+    """ConvONet's local decoder: MLP on the point, conditioned on the summed grid features.
+
+    Args:
+        planes: canonical plane names of the grids it reads.
+        c_dim: grid channels.
+        hidden_size: MLP width.
+        n_blocks: residual blocks.
+        leaky: LeakyReLU instead of ReLU before the output layer.
+        sample_mode: ``'bilinear'`` or ``'nearest'`` grid interpolation.
+        padding: padding of the unit cube (``data.padding``).
+    """
+
+    def __init__(
+        self,
+        planes: Sequence[str],
+        c_dim: int,
+        hidden_size: int,
+        *,
+        n_blocks: int = 5,
+        leaky: bool = False,
+        sample_mode: str = "bilinear",
+        padding: float = DEFAULT_PADDING,
+    ):
+        super().__init__(c_dim, hidden_size, n_blocks, leaky)
+        self.planes = tuple(planes)
+        self.sample_mode = sample_mode
+        self.padding = padding
+        self.fc_p = nn.Linear(3, hidden_size)
+
+    def forward(self, points: Tensor, grids: Tensor) -> Tensor:
+        features = GridProjection(points, self.planes, self.padding).sample_sum(grids, self.sample_mode)
+        return self.head(self.fc_p(points), features)
+
+    def upstream_layout(self) -> UpstreamLayout:
+        """Same names as upstream."""
+        return identity_layout(self)
+
+
+class AttentionDecoder(_ResidualHead):
+    """ALTO's subtraction-attention decoder over grid-cell neighbourhoods.
+
+    For each plane (or the volume) with its own weights: query ``q`` from the
+    interpolated feature, keys ``k`` and values ``v`` from the K neighbour cells,
+    displacement encoding ``d`` (MLP of the offset from each neighbour to the
+    point); weights ``softmax_K(mlp(q - k + d))`` per channel, output
+    ``sum_K w * (v + d)``. ``num_heads`` splits the channels into heads that share
+    the weight MLP (upstream uses several heads only on the volume).
+
+    Args:
+        planes: canonical plane names of the grids it reads.
+        c_dim: grid channels.
+        hidden_size: width per head; the attention width is ``num_heads * hidden_size``.
+        num_heads: attention heads per plane.
+        n_blocks, leaky, sample_mode, padding: as :class:`LocalDecoder`.
+        neighbour_padding: padding used to place the neighbourhood.
+        reverse_neighbour_axes: read neighbour features at the transposed cell, as ALTO does.
+    """
+
+    chunk_points = ATTENTION_CHUNK_POINTS
+
+    def __init__(
+        self,
+        planes: Sequence[str],
+        c_dim: int,
+        hidden_size: int,
+        *,
+        num_heads: int = 1,
+        n_blocks: int = 5,
+        leaky: bool = False,
+        sample_mode: str = "bilinear",
+        padding: float = DEFAULT_PADDING,
+        neighbour_padding: float = UPSTREAM_NEIGHBOUR_PADDING,
+        reverse_neighbour_axes: bool = UPSTREAM_REVERSED_NEIGHBOUR_AXES,
+    ):
+        width = num_heads * hidden_size
+        super().__init__(len(planes) * width, width, n_blocks, leaky)
+        self.planes = tuple(planes)
+        self.num_heads = num_heads
+        self.sample_mode = sample_mode
+        self.padding = padding
+        self.neighbour_padding = neighbour_padding
+        self.reverse_neighbour_axes = reverse_neighbour_axes
+        groups = len(self.planes)
+        dims = 3 if self.planes == (GRID,) else 2
+        self.query = GroupedLinear(groups, c_dim, width)
+        self.key = GroupedLinear(groups, c_dim, width)
+        self.value = GroupedLinear(groups, c_dim, width)
+        self.displacement = nn.Sequential(
+            GroupedLinear(groups, dims, width), nn.ReLU(), GroupedLinear(groups, width, width)
+        )
+        self.attention_mlp = nn.Sequential(
+            GroupedLinear(groups, hidden_size, ATTENTION_EXPANSION * hidden_size),
+            nn.ReLU(),
+            GroupedLinear(groups, ATTENTION_EXPANSION * hidden_size, hidden_size),
+        )
+
+    def forward(self, points: Tensor, grids: Tensor) -> Tensor:
+        """Logits ``(B, T)``; without autograd the points go in chunks of ``chunk_points``.
+
+        Under autograd every intermediate is kept for the backward pass anyway, and
+        per-chunk gradients of the full grids would only add work, so there is one chunk.
+        """
+        rows = grid_rows(grids)
+        if torch.is_grad_enabled():
+            return self._attend(points, grids, rows)
+        per_sample = max(1, self.chunk_points // points.shape[0])
+        return torch.cat([self._attend(chunk, grids, rows) for chunk in points.split(per_sample, dim=1)], 1)
+
+    def _attend(self, points: Tensor, grids: Tensor, rows: Tensor) -> Tensor:
+        projection = GridProjection(points, self.planes, self.padding)
+        if self.neighbour_padding != self.padding:
+            neighbourhood = GridProjection(points, self.planes, self.neighbour_padding)
+        else:
+            neighbourhood = projection
+        displacement, neighbours = neighbourhood.neighbours(grids, self.reverse_neighbour_axes, rows)
+        query = self.query(projection.sample(grids, self.sample_mode)).unsqueeze(-2)
+        position = self.displacement(displacement)
+        heads = (*position.shape[:-1], self.num_heads, -1)
+        scores = (query - self.key(neighbours) + position).view(heads)
+        weights = torch.softmax(self.attention_mlp(scores), dim=-3)
+        values = (self.value(neighbours) + position).view(heads)
+        attended = (weights * values).sum(-3).flatten(-2)  # (P, B, T, width)
+        condition = attended.permute(1, 2, 0, 3).flatten(-2)  # planes concatenated
+        return self.head(None, condition)
+
+    def upstream_layout(self) -> UpstreamLayout:
+        """Our grouped layers stack ALTO's per-plane layers; ``fc_interpolated_fea`` is unused."""
+        suffixes = [_UPSTREAM_PLANE_SUFFIX[p] for p in self.planes]
+        grouped = {
+            "query": "fc_q{}",
+            "key": "fc_k{}",
+            "value": "fc_v{}",
+            "displacement.0": "fc_di{}.0",
+            "displacement.2": "fc_di{}.2",
+            "attention_mlp.0": "attention{}.attention_mlp.0",
+            "attention_mlp.2": "attention{}.attention_mlp.2",
+        }
+        tensors = []
+        for name, _ in self.named_parameters():
+            module, param = name.rsplit(".", 1)
+            if module in grouped:
+                sources = tuple(f"{grouped[module].format(s)}.{param}" for s in suffixes)
+                tensors.append(UpstreamTensor(name, sources, stack=True))
+            else:
+                tensors.append(UpstreamTensor(name, (name,)))
+        unused = ("fc_interpolated_fea.weight", "fc_interpolated_fea.bias")
+        return UpstreamLayout(tuple(tensors), unused)

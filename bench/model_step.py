@@ -1,0 +1,152 @@
+"""Time one training step and one inference pass of the six reference models.
+
+For each reference config (tests/data/reference: ALTO and ConvONet, ShapeNet
+triplane, rooms triplane, rooms volume) this measures, on the CPU in float32:
+
+* one training step at batch 4 (3000 input points for ShapeNet, 10000 for rooms,
+  2048 query points): forward, binary cross-entropy summed over the queries,
+  backward, Adam step; median over the repeats;
+* one inference pass: encode one point cloud and decode 100k query points
+  (decoded in the model's chunks), without gradients; median;
+* the step's floating-point operations, counted by ``torch.utils.flop_counter``;
+* the rate of a 2048 x 2048 fp32 matmul measured right before each config, and the
+  fraction of it that the step reaches (FLOP count / step time / matmul rate).
+
+Other processes on the machine make timings noisy: always compare a step time with
+the matmul rate of the same run.
+
+    python bench/model_step.py                     # all six, default repeats
+    python bench/model_step.py --quick             # fewer repeats
+    python bench/model_step.py --configs alto_shapenet_3plane convonet_room_grid64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from alto.models import build_model
+from alto.models.reference import load_reference, reference_names
+
+logger = logging.getLogger("bench.model_step")
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "reference"
+#: side of the square matmul that calibrates the machine's fp32 rate
+MATMUL_SIZE = 2048
+#: training batch, query points per sample, query points of the inference pass
+BATCH, QUERIES, INFERENCE_POINTS = 4, 2048, 100_000
+#: repeats (after one warm-up) for normal and --quick runs; volume models are slow
+REPEATS = {"normal": 5, "quick": 2}
+VOLUME_REPEATS = {"normal": 2, "quick": 1}
+MATMUL_REPEATS = 20
+#: learning rate of the timed Adam steps (upstream's)
+LEARNING_RATE = 1e-4
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_rate() -> float:
+    """fp32 GFLOP/s of a 2048 x 2048 matmul (median of repeated runs)."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, generator=gen)
+    b = torch.randn(MATMUL_SIZE, MATMUL_SIZE, generator=gen)
+    seconds = _median_seconds(lambda: a @ b, MATMUL_REPEATS)
+    return 2 * MATMUL_SIZE**3 / seconds / 1e9
+
+
+def bench_config(name: str, quick: bool) -> dict[str, float | str]:
+    """Step and inference timings of reference config ``name``."""
+    case = load_reference(REFERENCE_DIR, name)
+    model = build_model(case.config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.rand(BATCH, case.n_input_points, 3, generator=gen) - 0.5
+    queries = torch.rand(BATCH, QUERIES, 3, generator=gen) * 1.1 - 0.55
+    occupancy = (queries.norm(dim=-1) < 0.3).float()
+    dense = torch.rand(1, INFERENCE_POINTS, 3, generator=gen) * 1.1 - 0.55
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(queries, inputs)
+        loss = F.binary_cross_entropy_with_logits(logits, occupancy, reduction="none").sum(-1).mean()
+        loss.backward()
+        optimizer.step()
+
+    def infer() -> torch.Tensor:
+        with torch.no_grad():
+            return model.decode(dense, model.encode(inputs[:1]))
+
+    mode = "quick" if quick else "normal"
+    repeats = (VOLUME_REPEATS if model.planes == ("grid",) else REPEATS)[mode]
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    step_seconds = _median_seconds(step, repeats)
+    infer_seconds = _median_seconds(infer, repeats)
+    flops = counter.get_total_flops()
+    return {
+        "config": name,
+        "step_s": step_seconds,
+        "gflop": flops / 1e9,
+        "gflops_per_s": flops / step_seconds / 1e9,
+        "inference_s": infer_seconds,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    names = reference_names(REFERENCE_DIR)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=names,
+        default=names,
+        metavar="NAME",
+        help=f"reference configs to time (default: all of {', '.join(names)})",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logger.info("torch %s, %d threads", torch.__version__, torch.get_num_threads())
+    rows = []
+    for name in args.configs:
+        rate = matmul_rate()  # right before each config: the machine's load drifts
+        row = bench_config(name, args.quick)
+        row["matmul_gflops_per_s"] = rate
+        row["matmul_fraction"] = row["gflops_per_s"] / rate
+        rows.append(row)
+        logger.info("%s: done", name)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print("| config | step (s) | GFLOP/step | GFLOP/s | matmul GFLOP/s | of matmul rate | inference 100k (s) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['config']} | {r['step_s']:.2f} | {r['gflop']:.0f} | {r['gflops_per_s']:.1f} "
+            f"| {r['matmul_gflops_per_s']:.0f} | {100 * r['matmul_fraction']:.0f}% | {r['inference_s']:.2f} |"
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps({"torch": torch.__version__, "results": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
