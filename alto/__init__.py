@@ -6,4 +6,22 @@ The package is split by stage: :mod:`alto.config` (experiment configs),
 (surface extraction), :mod:`alto.eval` (the paper's metrics) and :mod:`alto.cli`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import trimesh
+
 __version__ = "0.1.0"
+
+
+def reconstruct(points: Any, model: Any, **settings: Any) -> trimesh.Trimesh:
+    """The mesh of ``points`` (N, 3) reconstructed by ``model``, in the points' own coordinates.
+
+    See :func:`alto.reconstruction.api.reconstruct`; imported on first use, so that
+    ``import alto`` stays light (no torch).
+    """
+    from alto.reconstruction.api import reconstruct as run
+
+    return run(points, model, **settings)

@@ -21,7 +21,7 @@ from alto.errors import InputError
 from alto.mesh.base import LatticeExtractor
 from alto.mesh.lattice import check_points
 from alto.mesh.model_field import EncoderDecoder, ModelFields
-from alto.mesh.sliding import SlidingWindow, extract_sliding
+from alto.mesh.sliding import Progress, SlidingWindow, extract_sliding
 
 __all__ = ["Generation", "GenerationRecord", "MeshGenerator", "as_point_array"]
 
@@ -91,15 +91,18 @@ class MeshGenerator:
         self.model = model
         self.extractor = extractor
 
-    def generate(self, inputs: np.ndarray | torch.Tensor) -> Generation:
-        """The mesh of the point cloud ``inputs`` ((N, 3) or (1, N, 3)) and its record."""
+    def generate(self, inputs: np.ndarray | torch.Tensor, progress: Progress | None = None) -> Generation:
+        """The mesh of the point cloud ``inputs`` ((N, 3) or (1, N, 3)) and its record.
+
+        ``progress(done, total)`` reports the blocks of a sliding-window extraction.
+        """
         points = as_point_array(inputs)
         if isinstance(self.model, torch.nn.Module):
             self.model.eval()
         fields = ModelFields(self.model, self.device)
         started = time.perf_counter()
         if isinstance(self.extractor, SlidingWindow):
-            extraction = extract_sliding(fields, points, self.extractor)
+            extraction = extract_sliding(fields, points, self.extractor, progress)
         else:
             features = fields.encode(points)
             extraction = self.extractor.extract(fields.field(features), points)

@@ -20,6 +20,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 #: Border added around the inputs' bounding box before tiling (ConvONet's
 #: ``get_crop_bound`` pads by 0.01 on each side).
 SCENE_MARGIN = 0.01
+#: Called with (blocks done, blocks in all) during a sliding-window extraction.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,8 +103,13 @@ class SlidingWindow(SurfaceSettings):
         return Lattice(origin=tuple(low.tolist()), spacing=self.spacing, shape=shape)
 
 
-def extract_sliding(model: ModelFields, inputs: np.ndarray, window: SlidingWindow) -> Extraction:
-    """Extract a scene block by block with one encoding per block and one marching cubes."""
+def extract_sliding(
+    model: ModelFields, inputs: np.ndarray, window: SlidingWindow, progress: Progress | None = None
+) -> Extraction:
+    """Extract a scene block by block with one encoding per block and one marching cubes.
+
+    ``progress(done, total)`` is called after each block (e.g. to drive a progress bar).
+    """
     started = time.perf_counter()
     points = check_points(inputs)
     lattice = window.scene_lattice(points)
@@ -109,7 +117,10 @@ def extract_sliding(model: ModelFields, inputs: np.ndarray, window: SlidingWindo
     half_crop = window.crop_extent / 2
     values = np.empty(lattice.shape, dtype=np.float32)
     evaluations, field_seconds, empty_blocks = 0, 0.0, 0
-    for corner in itertools.product(*(range(0, n, step) for n in lattice.shape)):
+    corners = list(itertools.product(*(range(0, n, step) for n in lattice.shape)))
+    for done, corner in enumerate(corners, start=1):
+        if progress is not None and done > 1:
+            progress(done - 1, len(corners))
         start = np.asarray(corner)
         stop = np.minimum(start + step, lattice.shape)
         region = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
@@ -129,6 +140,8 @@ def extract_sliding(model: ModelFields, inputs: np.ndarray, window: SlidingWindo
         values[region] = sample_dense(evaluator, block)
         evaluations += evaluator.evaluations
         field_seconds += evaluator.seconds
+    if progress is not None:
+        progress(len(corners), len(corners))
     logger.debug("sliding window: %d blocks without input points left outside", empty_blocks)
     vertices, faces = grid_to_mesh(values, window.level, window.value_space)
     counts = (evaluations, 0, field_seconds)

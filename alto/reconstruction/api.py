@@ -1,0 +1,250 @@
+"""A mesh from your own point cloud with a trained (or published) model.
+
+The points are moved into the frame the model was trained in, reconstructed, and
+the mesh is moved back, so it lands where the input is:
+
+* objects (models trained on ShapeNet-like data) are normalised like the training
+  data: bounding-box centre at the origin, longest side 1 (Occupancy Networks'
+  ``loc``/``scale``);
+* scenes (models trained on rooms) keep the metric scale the model was trained at,
+  times ``scale`` (model units per input unit), with the floor at the rooms' floor
+  height; a scene larger than the model's box is extracted with a sliding window.
+
+The model sees as many points as it was trained with (``data.pointcloud_n``, per
+unit of floor area for scenes), drawn from the input with a seeded generator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+
+from alto.config import load_config
+from alto.errors import InputError
+from alto.mesh import EXTRACTORS, MeshGenerator, SlidingWindow, build_extractor
+from alto.mesh.base import LatticeExtractor
+from alto.mesh.mise import DEFAULT_UPSAMPLING_STEPS
+from alto.mesh.registry import extractor_from_config, window_from_config
+from alto.models import OccupancyNetwork, load_checkpoint
+from alto.reconstruction.pointcloud import clean_points
+
+__all__ = [
+    "FLOOR_LEVEL",
+    "MIN_POINT_FRACTION",
+    "Frame",
+    "Reconstruction",
+    "Reconstructor",
+    "load_model",
+    "reconstruct",
+]
+
+log = logging.getLogger(__name__)
+
+#: Height of the floor in the rooms' frame (Synthetic Rooms and ScanNet preprocessing).
+FLOOR_LEVEL = -0.5
+#: The model needs at least this share of the points it was trained with.
+MIN_POINT_FRACTION = 0.1
+#: Fewer input points than this is never enough, whatever the training count.
+MIN_POINTS = 16
+#: Where the workflow keeps trained experiments (``results/models/<name>/model_best.pt``).
+RESULTS_MODELS = Path("results/models")
+UP_AXIS = 1
+MODES = ("auto", "object", "scene")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """``model = (input - centre) * scale`` and back."""
+
+    centre: np.ndarray
+    scale: float
+
+    def to_model(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.centre) * self.scale
+
+    def to_input(self, points: np.ndarray) -> np.ndarray:
+        return points / self.scale + self.centre
+
+    @classmethod
+    def for_object(cls, points: np.ndarray) -> Frame:
+        """Bounding-box centre to the origin, longest side to 1 (as the training objects)."""
+        low, high = points.min(axis=0), points.max(axis=0)
+        extent = float((high - low).max())
+        if extent <= 0:
+            raise InputError("the input points all coincide: there is no shape to reconstruct")
+        return cls(centre=(low + high) / 2, scale=1.0 / extent)
+
+    @classmethod
+    def for_scene(cls, points: np.ndarray, scale: float) -> Frame:
+        """Keep the metric scale (times ``scale``): centre in the floor plane, floor at ``FLOOR_LEVEL``."""
+        if not (np.isfinite(scale) and scale > 0):
+            raise InputError(f"scale must be a positive number, got {scale!r}")
+        low, high = points.min(axis=0), points.max(axis=0)
+        centre = (low + high) / 2
+        centre[UP_AXIS] = low[UP_AXIS] - FLOOR_LEVEL / scale
+        return cls(centre=centre, scale=float(scale))
+
+
+@dataclass
+class Reconstruction:
+    """The mesh in the input's coordinates, and how it was made."""
+
+    mesh: trimesh.Trimesh
+    mode: str
+    frame: Frame
+    points_in: int
+    points_used: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    empty: bool = False
+
+    def summary(self) -> str:
+        stages = ", ".join(f"{name} {value:.2f} s" for name, value in self.seconds.items())
+        return (f"{self.points_in} points in ({self.points_used} used, {self.mode} mode), "
+                f"{len(self.mesh.faces)} faces out; {stages}")
+
+
+def load_model(
+    spec: str | os.PathLike[str] | OccupancyNetwork,
+    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    results_dir: str | os.PathLike[str] = RESULTS_MODELS,
+    device: str = "cpu",
+) -> OccupancyNetwork:
+    """A model from a checkpoint file (ours, or upstream with ``config``) or an experiment name.
+
+    An experiment name finds ``<results_dir>/<name>/model_best.pt``, as the workflow
+    writes it.
+    """
+    if isinstance(spec, OccupancyNetwork):
+        return spec
+    cfg = load_config(config) if isinstance(config, str | os.PathLike) else config
+    path = Path(spec)
+    if not path.is_file():
+        experiment = Path(results_dir) / str(spec) / "model_best.pt"
+        if not experiment.is_file():
+            known = sorted(p.parent.name for p in Path(results_dir).glob("*/model_best.pt"))
+            listing = f"; trained experiments: {', '.join(known)}" if known else ""
+            raise InputError(f"model {str(spec)!r}: no such checkpoint file, and no experiment {experiment}{listing}")
+        path = experiment
+    return load_checkpoint(path, cfg=cfg, map_location=device)["model"]
+
+
+def _trained_on_scenes(cfg: Mapping[str, Any]) -> bool:
+    """Rooms are evaluated with wall removal; that marks a scene model."""
+    return bool((cfg.get("test") or {}).get("remove_wall", False))
+
+
+class Reconstructor:
+    """Reconstructs point clouds with one model and fixed settings (reuse it for many inputs)."""
+
+    def __init__(
+        self,
+        model: OccupancyNetwork,
+        *,
+        mode: str = "auto",
+        method: str | None = None,
+        resolution: int | None = None,
+        points: int | None = None,
+        scale: float = 1.0,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if model.config is None:
+            raise InputError("the model carries no experiment config: load it with alto.models.load_checkpoint")
+        self.model = model.eval()
+        self.cfg = dict(model.config)
+        self.mode = ("scene" if _trained_on_scenes(self.cfg) else "object") if mode == "auto" else mode
+        self.method, self.resolution = method, resolution
+        self.trained_points = int(self.cfg["data"].get("pointcloud_n", 3000))
+        self.points = points
+        self.scale = scale
+        self.device = device
+        self.seed = seed
+        self.model_box = 1.0 + float(self.cfg["data"].get("padding", 0.1))
+
+    def _surface_method(self, sliding: bool) -> LatticeExtractor | SlidingWindow:
+        """The config's extraction (or sliding window), with ``method``/``resolution`` overridden."""
+        if sliding:
+            window = window_from_config(self.cfg)
+            return window if self.resolution is None else replace(window, resolution=float(self.resolution))
+        configured = extractor_from_config(self.cfg)
+        if self.method is None and self.resolution is None:
+            return configured
+        name = self.method or configured.name
+        accepted = EXTRACTORS[name].parameter_names()
+        settings = {key: getattr(configured, key) for key in configured.parameter_names() if key in accepted}
+        if self.resolution is not None:
+            if name == "mise":
+                steps = settings.get("upsampling_steps", DEFAULT_UPSAMPLING_STEPS)
+                settings.update(resolution_0=max(2, self.resolution >> steps), upsampling_steps=steps)
+            else:
+                settings["resolution"] = self.resolution
+        return build_extractor(name, **settings)
+
+    def _point_budget(self, model_points: np.ndarray) -> int:
+        if self.points is not None:
+            return self.points
+        if self.mode == "object":
+            return self.trained_points
+        extent = np.ptp(model_points, axis=0)
+        floor_area = float(np.prod(np.delete(extent, UP_AXIS)))
+        return max(self.trained_points, int(self.trained_points * floor_area))
+
+    def run(self, points: np.ndarray, progress: Callable[[int, int], None] | None = None) -> Reconstruction:
+        """Reconstruct ``points`` (N, 3) in any frame; the mesh comes back in that frame."""
+        started = time.perf_counter()
+        points = clean_points(points)
+        needed = max(MIN_POINTS, int(MIN_POINT_FRACTION * self.trained_points))
+        if len(points) < needed:
+            raise InputError(f"got {len(points)} points; this model was trained on {self.trained_points} "
+                             f"and needs at least {needed}")
+        frame = Frame.for_object(points) if self.mode == "object" else Frame.for_scene(points, self.scale)
+        model_points = frame.to_model(points)
+        budget = self._point_budget(model_points)
+        if len(model_points) > budget:
+            chosen = np.random.default_rng(self.seed).choice(len(model_points), budget, replace=False)
+            model_points = model_points[np.sort(chosen)]
+        sliding = self.mode == "scene" and float(np.ptp(model_points, axis=0).max()) > self.model_box - 0.1
+        method = self._surface_method(sliding)
+        prepared = time.perf_counter()
+        generation = MeshGenerator(self.model, method, self.device).generate(
+            torch.as_tensor(model_points, dtype=torch.float32), progress
+        )
+        record = generation.record
+        mesh = trimesh.Trimesh(frame.to_input(generation.mesh.vertices), generation.mesh.faces, process=False)
+        seconds = {
+            "prepare": prepared - started,
+            "encode": record.encode_seconds,
+            "decode": record.decode_seconds,
+            "extract": record.extract_seconds,
+        }
+        return Reconstruction(mesh, self.mode if not sliding else "scene, sliding window", frame, len(points),
+                              len(model_points), seconds, record.empty)
+
+
+def reconstruct(
+    points: np.ndarray,
+    model: str | os.PathLike[str] | OccupancyNetwork,
+    *,
+    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    **settings: Any,
+) -> trimesh.Trimesh:
+    """The mesh of ``points`` (N, 3), in their own coordinates, reconstructed by ``model``.
+
+    ``model`` is a loaded model, a checkpoint path (upstream ones need ``config``) or
+    the name of an experiment the workflow trained; ``settings`` are those of
+    :class:`Reconstructor` (``mode``, ``method``, ``resolution``, ``points``, ``scale``,
+    ``device``, ``seed``).
+    """
+    device = settings.get("device", "cpu")
+    return Reconstructor(load_model(model, config, device=device), **settings).run(points).mesh
