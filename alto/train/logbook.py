@@ -64,15 +64,6 @@ class Progress:
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.3g}", refresh=False)
 
-    def summary(self, result: Any) -> None:
-        """Write ``train_summary.json``: how the finished run ended (the workflow's output)."""
-        if not self.enabled:
-            return
-        record = {**dataclasses.asdict(result), "seconds": self._seconds()}
-        with atomic_write(self.out_dir / SUMMARY_FILE) as handle:
-            json.dump(record, handle, indent=2)
-            handle.write("\n")
-
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
