@@ -74,3 +74,18 @@ def test_scannet_index_only_explains_a_missing_scannet_folder(
     assert code == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "cannot be downloaded automatically" in err
+
+
+def test_check_of_scans_without_occupancy_samples(demo_dataset: DemoResult, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "scans"
+    source = Path(demo_dataset.objects_root)
+    category = sorted(demo_dataset.objects)[0]
+    model = read_split(source, category, "test")[0]
+    (root / category / model).mkdir(parents=True)
+    shutil.copy(source / category / model / "pointcloud.npz", root / category / model)
+    (root / category / "test.lst").write_text(f"{model}\n")
+    args = ["data", "check", str(root), "--splits", "test"]
+    assert alto_main(args) == 1  # occupancy samples are missing
+    assert alto_main([*args, "--surface-only"]) == 0

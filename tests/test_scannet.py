@@ -51,7 +51,7 @@ def _room_aligned() -> trimesh.Trimesh:
     return trimesh.util.concatenate([shell, trimesh.creation.box(bounds=BOX)])
 
 
-def _write_scan(scans, scene=SCENE, alignment=None, meta_lines=None):
+def write_scan(scans, scene=SCENE, alignment=None, meta_lines=None):
     alignment = _alignment() if alignment is None else alignment
     aligned = _room_aligned()
     scan_vertices = trimesh.transform_points(aligned.vertices, np.linalg.inv(alignment))
@@ -73,7 +73,7 @@ def _write_scan(scans, scene=SCENE, alignment=None, meta_lines=None):
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory):
     root = tmp_path_factory.mktemp("scannet")
-    scan, alignment = _write_scan(root / "scans")
+    scan, alignment = write_scan(root / "scans")
     preprocess_scannet(root / "scans", root / "out", n_points=N_POINTS, seed=3)
     with np.load(root / "out" / "scenes" / SCENE / "pointcloud.npz") as data:
         arrays = {key: data[key] for key in data.files}
@@ -147,8 +147,8 @@ def test_stored_frame_maps_points_back_onto_the_scan(processed):
 def test_same_seed_same_points_other_seed_or_scene_differs(tmp_path, processed):
     _, _, alignment, arrays = processed
     scans = tmp_path / "scans"
-    _write_scan(scans, alignment=alignment)
-    _write_scan(scans, scene="scene0001_00", alignment=alignment)
+    write_scan(scans, alignment=alignment)
+    write_scan(scans, scene="scene0001_00", alignment=alignment)
 
     def run(scene, seed):
         path = preprocess_scene(scans, scene, tmp_path / f"out{seed}", n_points=N_POINTS, seed=seed)
@@ -162,8 +162,8 @@ def test_same_seed_same_points_other_seed_or_scene_differs(tmp_path, processed):
 
 
 def test_cli_processes_selected_scenes(tmp_path, capsys):
-    _write_scan(tmp_path / "scans")
-    _write_scan(tmp_path / "scans", scene="scene0002_00")
+    write_scan(tmp_path / "scans")
+    write_scan(tmp_path / "scans", scene="scene0002_00")
     parser = add_scannet_arguments(argparse.ArgumentParser())
     args = parser.parse_args(["--scans", str(tmp_path / "scans"), "--out", str(tmp_path / "out"),
                               "--scenes", "scene0002_00", "--n-points", "50"])
@@ -184,7 +184,7 @@ def test_missing_scannet_folder_explains_the_manual_step(tmp_path):
 @pytest.mark.parametrize("remove", ["folder", "ply", "txt"])
 def test_missing_scene_files_are_named(tmp_path, remove):
     scans = tmp_path / "scans"
-    _write_scan(scans)
+    write_scan(scans)
     missing = {
         "folder": scans / "scene0099_00",
         "ply": scans / SCENE / f"{SCENE}_vh_clean_2.ply",
@@ -209,7 +209,7 @@ def test_missing_scene_files_are_named(tmp_path, remove):
 )
 def test_bad_axis_alignment_is_reported_with_the_file(tmp_path, lines, complaint):
     scans = tmp_path / "scans"
-    _write_scan(scans, meta_lines=lines)
+    write_scan(scans, meta_lines=lines)
     with pytest.raises(DataError, match=complaint) as info:
         preprocess_scene(scans, SCENE, tmp_path / "out", n_points=10)
     assert str(scans / SCENE / f"{SCENE}.txt") in str(info.value)
@@ -217,7 +217,7 @@ def test_bad_axis_alignment_is_reported_with_the_file(tmp_path, lines, complaint
 
 def test_flat_mesh_without_area_is_reported_with_the_file(tmp_path):
     scans = tmp_path / "scans"
-    _write_scan(scans)
+    write_scan(scans)
     ply = scans / SCENE / f"{SCENE}_vh_clean_2.ply"
     collinear = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
     trimesh.Trimesh(collinear, [[0, 1, 2]], process=False).export(ply)

@@ -16,6 +16,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -192,3 +193,36 @@ def test_missing_scannet_fails_fast_with_instructions(tmp_path: Path) -> None:
     assert result.returncode != 0
     log = (workdir / "logs" / "data" / "scannet.log").read_text()
     assert "cannot be downloaded automatically" in log and "data/scannet/scans" in log
+
+
+def test_scannet_scenes_are_preprocessed_one_job_each(tmp_path: Path) -> None:
+    from test_scannet import write_scan
+
+    workdir = fresh_workdir(tmp_path)
+    for scene in ("scene0000_00", "scene0001_00"):
+        write_scan(workdir / "data" / "scannet" / "scans", scene=scene)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["scannet"] = {"source": "scannet", "scans": "data/scannet/scans", "points": 2000,
+                                     "path": "data/scannet/processed", "kind": "scenes"}
+    result = snakemake(workdir, "results/datasets/scannet.json", config=write_config(workdir, "scannet.yaml", config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr)["scannet_scene"] == 2
+    processed = workdir / "data" / "scannet" / "processed" / "scenes"
+    assert (processed / "test.lst").read_text().split() == ["scene0000_00", "scene0001_00"]
+    with np.load(processed / "scene0001_00" / "pointcloud.npz") as scene:
+        assert scene["points"].shape == (2000, 3)
+
+
+def test_train_rule_launches_ddp_when_given_two_gpus(tmp_path: Path) -> None:
+    """Two 'GPUs' for the train rule: torchrun with two processes (gloo, on the CPU here)."""
+    workdir = fresh_workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["experiments"]["test_convonet_objects"]["train_resources"] = {"gpu": 2}
+    target = "results/models/test_convonet_objects/train_summary.json"
+    result = snakemake(workdir, target, "--workflow-profile", "none", "--resources", "gpu=2",
+                       config=write_config(workdir, "ddp.yaml", config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (workdir / "logs" / "train" / "test_convonet_objects.log").read_text()
+    assert "launching 2 processes" in log and "--nproc-per-node=2" in log
+    summary = yaml.safe_load((workdir / target).read_text())
+    assert summary["iterations"] == 3

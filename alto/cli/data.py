@@ -93,6 +93,8 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--unpacked", action="store_true", help="occupancies are stored unpacked (data.points_unpackbits: false)"
     )
+    p.add_argument("--surface-only", action="store_true",
+                   help="check surface samples only: scans (ScanNet) have no occupancy ground truth")
     p.add_argument("--stamp", type=Path, help="on success, write a JSON summary of the dataset here")
 
 
@@ -168,7 +170,8 @@ def _from_meshes(ns: argparse.Namespace) -> int:
 
 
 def _check(ns: argparse.Namespace) -> int:
-    report = check_dataset(ns.path, tuple(ns.splits), unpackbits=not ns.unpacked, limit=ns.limit)
+    report = check_dataset(ns.path, tuple(ns.splits), unpackbits=not ns.unpacked, limit=ns.limit,
+                           occupancy=not ns.surface_only)
     print("\n".join(report.lines()))
     if report.ok and ns.stamp is not None:
         summary = {

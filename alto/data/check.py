@@ -70,15 +70,19 @@ def _sample_files(model: Path, single: str, folder: str) -> list[Path]:
     return [p for _, p in numbered]
 
 
-def check_model(model: Path, unpackbits: bool = True) -> tuple[int, list[str]]:
-    """Validate the sample files of one model folder: (files checked, problems)."""
+def check_model(model: Path, unpackbits: bool = True, occupancy: bool = True) -> tuple[int, list[str]]:
+    """Validate the sample files of one model folder: (files checked, problems).
+
+    ``occupancy=False`` checks the surface samples only (scans such as ScanNet have
+    no occupancy ground truth).
+    """
     if not model.is_dir():
         return 0, [f"{model}: model folder not found"]
     files, problems = 0, []
-    for single, folder, reader in (
-        (POINTS_FILE, POINTS_IOU_DIR, lambda p: read_occupancy_file(p, unpackbits)),
-        (POINTCLOUD_FILE, POINTCLOUD_DIR, read_surface_file),
-    ):
+    kinds = [(POINTCLOUD_FILE, POINTCLOUD_DIR, read_surface_file)]
+    if occupancy:
+        kinds.insert(0, (POINTS_FILE, POINTS_IOU_DIR, lambda p: read_occupancy_file(p, unpackbits)))
+    for single, folder, reader in kinds:
         try:
             paths = _sample_files(model, single, folder)
         except DataError as err:
@@ -94,7 +98,11 @@ def check_model(model: Path, unpackbits: bool = True) -> tuple[int, list[str]]:
 
 
 def check_dataset(
-    root: str | Path, splits: tuple[str, ...] = SPLITS, unpackbits: bool = True, limit: int | None = None
+    root: str | Path,
+    splits: tuple[str, ...] = SPLITS,
+    unpackbits: bool = True,
+    limit: int | None = None,
+    occupancy: bool = True,
 ) -> CheckReport:
     """Check every model of ``splits`` (at most ``limit`` per category and split) under ``root``."""
     report = CheckReport(Path(root))
@@ -109,7 +117,7 @@ def check_dataset(
                 continue
             sizes[split] = len(models)
             for model in models[:limit]:
-                files, problems = check_model(report.root / cat.id / model, unpackbits)
+                files, problems = check_model(report.root / cat.id / model, unpackbits, occupancy)
                 report.models_checked += 1
                 report.files_checked += files
                 report.problems += problems

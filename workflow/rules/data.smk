@@ -111,4 +111,4 @@ rule scannet_dataset:
         "../envs/alto.yaml"
     shell:
         "(alto data scannet --scans {params.scans} --out {params.path} {params.scenes} --index-only && "
-        "alto data check {params.path} --stamp {output}) > {log} 2>&1"
+        "alto data check {params.path} --splits test --surface-only --stamp {output}) > {log} 2>&1"
