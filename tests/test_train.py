@@ -181,3 +181,21 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path, demo_dataset: DemoR
     assert differences.max() <= lr * steps
     summary = json.loads((tmp_path / "ddp" / "run" / "train_summary.json").read_text())
     assert summary["iterations"] == 3
+
+
+def test_bf16_autocast_and_channels_last_train(tmp_path: Path, demo_dataset: DemoResult) -> None:
+    """The CUDA-oriented options also run on the CPU (bf16 autocast, channels-last weights)."""
+    config = tiny_config(tmp_path, demo_dataset, max_iters=2, precision="bf16", channels_last=True)
+    trainer = Trainer(load_config(config))
+    conv = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    result = trainer.fit()
+    assert result.iterations == 2 and np.isfinite(result.best_metric)
+
+
+def test_fp16_needs_cuda(tmp_path: Path, demo_dataset: DemoResult) -> None:
+    from alto.errors import ConfigError
+
+    config = tiny_config(tmp_path, demo_dataset, precision="fp16", device="cpu")
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
+        Trainer(load_config(config))
