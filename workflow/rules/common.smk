@@ -39,13 +39,13 @@ _check_references()
 
 
 def _names(mapping, **required):
-    """Names whose entry matches ``required`` as a regex alternation (never matches if none)."""
-    names = [n for n, v in mapping.items() if all(v.get(k) == want for k, want in required.items())]
-    return "|".join(re.escape(n) for n in names) or "(?!)"
+    """A pattern of the names whose entry has the ``required`` values."""
+    return name_pattern([n for n, v in mapping.items() if all(v.get(k) == want for k, want in required.items())])
 
 
 def name_pattern(names):
-    """A regex matching exactly ``names`` (wildcard constraints keep the DAG unambiguous)."""
+    """A regex matching exactly ``names``, or nothing when there are none (wildcard
+    constraints keep the DAG unambiguous)."""
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
@@ -179,11 +179,11 @@ def all_targets():
 
 # ------------------------------------------------------------------ rule input functions
 def _names_trained():
-    return "|".join(re.escape(n) for n in EXPERIMENTS if _trained(n)) or "(?!)"
+    return name_pattern([n for n in EXPERIMENTS if _trained(n)])
 
 
 def _names_pretrained():
-    return "|".join(re.escape(n) for n in EXPERIMENTS if not _trained(n)) or "(?!)"
+    return name_pattern([n for n in EXPERIMENTS if not _trained(n)])
 
 
 def sha_arg(digest):
@@ -376,7 +376,7 @@ def _scannet_datasets():
 
 
 def scannet_roots():
-    return "|".join(re.escape(ds["path"]) for ds in _scannet_datasets().values()) or "(?!)"
+    return name_pattern([ds["path"] for ds in _scannet_datasets().values()])
 
 
 def _scannet_by_root(root):
