@@ -16,7 +16,7 @@ Both take the grids stacked plane-major, ``(P * B, C, R, ...)`` (see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,7 @@ from alto.models.layers import (
     ResnetBlockFC,
     UpstreamLayout,
     UpstreamTensor,
+    grouped_linear,
     identity_layout,
 )
 from alto.ops import DEFAULT_PADDING, GRID, GridProjection, grid_rows
@@ -59,6 +60,26 @@ UPSTREAM_REVERSED_NEIGHBOUR_AXES = True
 ATTENTION_CHUNK_POINTS = 512
 #: upstream plane suffix of ALTO's per-plane attention layers (``fc_q1`` is the xz plane, ...)
 _UPSTREAM_PLANE_SUFFIX = {"xz": "1", "xy": "2", "yz": "3", GRID: ""}
+
+
+def _on_rows(x: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+    """Apply ``fn`` to ``x (..., C)`` as rows ``(M, C)`` and give back the leading shape.
+
+    On rows ``linear`` fuses the bias into the matmul, and in-place activations act
+    on whole tensors (in place on a view, autograd would copy it).
+    """
+    return fn(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
+
+
+def _plane_mlp(mlp: nn.Sequential, x: Tensor, plane: int) -> Tensor:
+    """Run a sequence of grouped linear layers and activations with the weights of ``plane``."""
+
+    def run(rows: Tensor) -> Tensor:
+        for layer in mlp:
+            rows = layer(rows, plane) if isinstance(layer, GroupedLinear) else layer(rows)
+        return rows
+
+    return _on_rows(x, run)
 
 
 class _ResidualHead(nn.Module):
@@ -169,42 +190,77 @@ class AttentionDecoder(_ResidualHead):
         self.key = GroupedLinear(groups, c_dim, width)
         self.value = GroupedLinear(groups, c_dim, width)
         self.displacement = nn.Sequential(
-            GroupedLinear(groups, dims, width), nn.ReLU(), GroupedLinear(groups, width, width)
+            GroupedLinear(groups, dims, width), nn.ReLU(inplace=True), GroupedLinear(groups, width, width)
         )
         self.attention_mlp = nn.Sequential(
             GroupedLinear(groups, hidden_size, ATTENTION_EXPANSION * hidden_size),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             GroupedLinear(groups, ATTENTION_EXPANSION * hidden_size, hidden_size),
         )
 
     def forward(self, points: Tensor, grids: Tensor) -> Tensor:
         """Logits ``(B, T)``; without autograd the points go in chunks of ``chunk_points``.
 
-        Under autograd every intermediate is kept for the backward pass anyway, and
-        per-chunk gradients of the full grids would only add work, so there is one chunk.
+        Keys and values are linear in the neighbour features, so they are computed
+        once per grid cell and then gathered, when the grids have fewer cells than
+        there are neighbour lookups (always at inference, where a whole grid serves
+        100k+ points). Under autograd every intermediate is kept for the backward
+        pass anyway, and per-chunk gradients of the full grids would only add work,
+        so there is one chunk.
         """
         rows = grid_rows(grids)
+        lookups = points.shape[0] * points.shape[1] * 3**grids[0, 0].dim() * len(self.planes)
+        cells = rows.view(len(self.planes), -1, rows.shape[1])
+        cell_key_value = self._key_value(cells).flatten(0, 1) if cells.shape[1] * len(self.planes) <= lookups else None
         if torch.is_grad_enabled():
-            return self._attend(points, grids, rows)
+            return self._attend(points, grids, rows, cell_key_value)
         per_sample = max(1, self.chunk_points // points.shape[0])
-        return torch.cat([self._attend(chunk, grids, rows) for chunk in points.split(per_sample, dim=1)], 1)
+        return torch.cat(
+            [self._attend(chunk, grids, rows, cell_key_value) for chunk in points.split(per_sample, dim=1)], 1
+        )
 
-    def _attend(self, points: Tensor, grids: Tensor, rows: Tensor) -> Tensor:
+    def _key_value(self, features: Tensor, plane: int | None = None) -> Tensor:
+        """Keys and values side by side, ``(..., 2 * width)``, from one matmul: of all planes
+        for ``features (P, ..., C)``, or of one ``plane`` for ``features (..., C)``."""
+        planes = slice(None) if plane is None else plane
+        weight = torch.cat([self.key.weight[planes], self.value.weight[planes]], dim=-2)
+        bias = torch.cat([self.key.bias[planes], self.value.bias[planes]], dim=-1)
+        return grouped_linear(features, weight, bias) if plane is None else F.linear(features, weight, bias)
+
+    def _attend(self, points: Tensor, grids: Tensor, rows: Tensor, cell_key_value: Tensor | None) -> Tensor:
         projection = GridProjection(points, self.planes, self.padding)
         if self.neighbour_padding != self.padding:
             neighbourhood = GridProjection(points, self.planes, self.neighbour_padding)
         else:
             neighbourhood = projection
-        displacement, neighbours = neighbourhood.neighbours(grids, self.reverse_neighbour_axes, rows)
-        query = self.query(projection.sample(grids, self.sample_mode)).unsqueeze(-2)
-        position = self.displacement(displacement)
+        gathered = rows if cell_key_value is None else cell_key_value
+        displacement, neighbours = neighbourhood.neighbours(grids, self.reverse_neighbour_axes, gathered)
+        # unbind, not indexing: the backward pass of indexing zero-fills a full-size gradient per plane
+        sampled = projection.sample(grids, self.sample_mode)
+        per_plane = zip(sampled.unbind(0), displacement.unbind(0), neighbours.unbind(0), strict=True)
+        attended = [self._attend_plane(p, *inputs, cell_key_value is None) for p, inputs in enumerate(per_plane)]
+        return self.head(None, torch.cat(attended, dim=-1))  # planes concatenated
+
+    def _attend_plane(
+        self, plane: int, sampled: Tensor, displacement: Tensor, neighbours: Tensor, project: bool
+    ) -> Tensor:
+        """Attention output ``(B, T, width)`` of one plane, from its sampled features
+        ``(B, T, C)``, neighbour displacements ``(B, T, K, k)`` and neighbour features
+        ``(B, T, K, C)`` (``project``) or keys and values ``(B, T, K, 2 * width)``.
+
+        One plane at a time keeps the ``(B, T, K, ...)`` intermediates a third as large
+        and runs every layer as a plain ``linear``.
+        """
+        if project:
+            neighbours = _on_rows(neighbours, lambda rows: self._key_value(rows, plane))
+        key, value = neighbours.chunk(2, dim=-1)
+        query = _on_rows(sampled, lambda rows: self.query(rows, plane)).unsqueeze(-2)
+        position = _plane_mlp(self.displacement, displacement, plane)
         heads = (*position.shape[:-1], self.num_heads, -1)
-        scores = (query - self.key(neighbours) + position).view(heads)
-        weights = torch.softmax(self.attention_mlp(scores), dim=-3)
-        values = (self.value(neighbours) + position).view(heads)
-        attended = (weights * values).sum(-3).flatten(-2)  # (P, B, T, width)
-        condition = attended.permute(1, 2, 0, 3).flatten(-2)  # planes concatenated
-        return self.head(None, condition)
+        scores = (query - key + position).view(heads)
+        weights = torch.softmax(_plane_mlp(self.attention_mlp, scores, plane), dim=-3)
+        values = (value + position).view(heads)
+        return (weights * values).sum(-3).flatten(-2)
 
     def upstream_layout(self) -> UpstreamLayout:
         """Our grouped layers stack ALTO's per-plane layers; ``fc_interpolated_fea`` is unused."""

@@ -3,6 +3,8 @@
 ``encode(inputs)`` returns a dict of named feature grids, ``decode(points, features)``
 returns occupancy logits, ``forward(points, inputs)`` does both. Internally the grids
 travel stacked plane-major (``(P * B, C, R, ...)``); the dict holds per-plane views.
+The decoders read the grids as cell rows, so ``decode`` stacks them in channels-last
+memory (one copy, which is also the transposition for grids in the standard layout).
 """
 
 from __future__ import annotations
@@ -59,10 +61,10 @@ class OccupancyNetwork(nn.Module):
             raise InputError(f"query points must have shape (B, T, 3), got {tuple(points.shape)}")
         if set(features) != set(self.planes):
             raise InputError(f"features have keys {sorted(features)}, but this model reads {list(self.planes)}")
-        grids = torch.stack([features[p] for p in self.planes])
+        grids = torch.stack([features[p].movedim(1, -1) for p in self.planes])  # (P, B, R, ..., C)
         if grids.shape[1] != points.shape[0]:
             raise InputError(f"features are for {grids.shape[1]} samples but the points for {points.shape[0]}")
-        return self.decoder(points, grids.flatten(0, 1))
+        return self.decoder(points, grids.flatten(0, 1).movedim(-1, 1))
 
     def forward(self, points: Tensor, inputs: Tensor) -> Tensor:
         """Logits ``(B, T)`` of query ``points (B, T, 3)`` for point clouds ``inputs (B, N, 3)``."""

@@ -71,6 +71,9 @@ class UNetStyle:
         halve_first_conv: on the down path the first conv outputs ``max(out // 2, in)``
             channels instead of ``out``.
         xavier_init: plain (not transposed) convolutions start Xavier-normal with zero bias.
+        channels_last: run on channels-last memory. Faster on CPU for the 2D family, and
+            the layout in which the point step's cell rows are views of the grids; the 3D
+            family keeps the standard layout because of its GroupNorm (see :class:`ConvLayer`).
     """
 
     dims: int
@@ -79,15 +82,35 @@ class UNetStyle:
     skip_first: bool
     halve_first_conv: bool
     xavier_init: bool
+    channels_last: bool
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The memory format of the grids inside the U-Net."""
+        if not self.channels_last:
+            return torch.contiguous_format
+        return torch.channels_last if self.dims == 2 else torch.channels_last_3d
 
 
 #: ConvONet / ALTO ``unet`` (jaxony/unet-pytorch conventions)
 UNET_2D = UNetStyle(
-    dims=2, layer_order="cr", learned_upsampling=True, skip_first=False, halve_first_conv=False, xavier_init=True
+    dims=2,
+    layer_order="cr",
+    learned_upsampling=True,
+    skip_first=False,
+    halve_first_conv=False,
+    xavier_init=True,
+    channels_last=True,
 )
 #: ConvONet / ALTO ``unet3d`` (wolny/pytorch-3dunet conventions)
 UNET_3D = UNetStyle(
-    dims=3, layer_order="gcr", learned_upsampling=False, skip_first=True, halve_first_conv=True, xavier_init=False
+    dims=3,
+    layer_order="gcr",
+    learned_upsampling=False,
+    skip_first=True,
+    halve_first_conv=True,
+    xavier_init=False,
+    channels_last=False,
 )
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
@@ -289,7 +312,7 @@ class UNet(nn.Module):
             raise ValueError("the alternating U-Net needs the point projection and point latents")
         if grids.shape[-1] % self.total_downsampling:
             raise ValueError(f"grid resolution {grids.shape[-1]} is not divisible by {self.total_downsampling}")
-        x, previous, skips = grids, None, []
+        x, previous, skips = grids.contiguous(memory_format=self.style.memory_format), None, []
         for level in self.down:
             if level.resample:
                 x = self._pool(x)
@@ -328,12 +351,14 @@ class UNet(nn.Module):
             return F.interpolate(previous, size=x.shape[2:], mode="nearest")
         return previous
 
-    @staticmethod
-    def _point_step(level: _Level, x: Tensor, projection: GridProjection, latents: Tensor) -> tuple[Tensor, Tensor]:
+    def _point_step(
+        self, level: _Level, x: Tensor, projection: GridProjection, latents: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """Sample the grids at the points, update the latents, scatter them back."""
         sampled = projection.sample_sum(x)
         latents = level.point_mlp(sampled) + level.point_skip(latents)
-        return projection.scatter(latents, x.shape[-1]), latents
+        grids = projection.scatter(latents, x.shape[-1])
+        return grids.contiguous(memory_format=self.style.memory_format), latents
 
     def init_overrides(self, generator: torch.Generator) -> None:
         """Xavier-normal plain convolutions with zero bias in the 2D family (upstream ``reset_params``)."""
