@@ -97,3 +97,17 @@ def test_interpolation_weights_sum_to_one_and_rejects_unknown_modes():
     torch.testing.assert_close(weights.sum(-1), torch.ones(4, 30))
     with pytest.raises(ValueError, match="sample mode must be one of"):
         interpolation_corners(coords, 7, "bicubic")
+
+
+def test_row_map_runs_in_full_precision_under_bfloat16_autocast():
+    """CPU sparse kernels have no bfloat16; the map keeps its dtype, like ``grid_sample`` does."""
+    gen = torch.Generator().manual_seed(6)
+    columns = torch.randint(0, 5, (8, 2), generator=gen)
+    weights = torch.rand(8, 2, generator=gen)
+    row_map = RowMap.from_fixed(columns, weights, 5)
+    rows = torch.rand(5, 3, generator=gen, requires_grad=True)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = row_map(rows)  # autocast alone would run this matmul in bfloat16
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    torch.testing.assert_close(rows.grad, _dense(columns, weights, 5).t() @ torch.ones(8, 3), atol=1e-6, rtol=1e-6)

@@ -93,8 +93,18 @@ class _ApplyRowMap(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rows: Tensor, row_map: RowMap) -> Tensor:  # type: ignore[override]
         ctx.row_map = row_map
-        return row_map.matrix @ rows.contiguous()
+        return _sparse_mm(row_map.matrix, rows)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        return ctx.row_map.transposed().matrix @ grad.contiguous(), None
+        return _sparse_mm(ctx.row_map.transposed().matrix, grad.to(ctx.row_map.dtype)), None
+
+
+def _sparse_mm(matrix: Tensor, rows: Tensor) -> Tensor:
+    """``matrix @ rows`` in the map's dtype, also under autocast.
+
+    Autocast would run the matmul in bfloat16 or float16, which sparse CSR kernels do
+    not support on the CPU; like ``grid_sample``, the map stays in full precision.
+    """
+    with torch.autocast(device_type=rows.device.type, enabled=False):
+        return matrix @ rows.contiguous()
