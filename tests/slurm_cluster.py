@@ -1,12 +1,13 @@
 """A real one-node SLURM cluster on this machine, for the workflow's cluster test.
 
 munged, slurmctld and slurmd (Debian's ``munge`` and ``slurm-wlm``) run on
-localhost with all state in one temporary folder: a partition ``alto`` with this
-machine's cores and one GRES GPU backed by /dev/null (jobs that ask for a GPU are
-scheduled and see ``CUDA_VISIBLE_DEVICES``; torch then finds no CUDA and runs on
-the CPU). Accounting is off, so job records come from ``scontrol`` (kept for
-``MIN_JOB_AGE`` seconds) and the controller's log. :meth:`SlurmCluster.stop` kills
-exactly the daemons it started, by their pid files.
+localhost with all state in one temporary folder: three partitions (the default one
+and the two the workflow is told to use) over this machine's cores and one GRES GPU
+backed by /dev/null (jobs that ask for a GPU are scheduled and see
+``CUDA_VISIBLE_DEVICES``; torch then finds no CUDA and runs on the CPU). Accounting
+is off, so job records come from ``scontrol`` (kept for ``MIN_JOB_AGE`` seconds)
+and the controller's log. :meth:`SlurmCluster.stop` kills exactly the daemons it
+started, by their pid files.
 
 Job steps find the configuration only at SLURM's compiled-in default path, as on a
 real cluster (the executor plugin removes ``SLURM_*`` variables, ``SLURM_CONF``
@@ -26,7 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DAEMONS = ("slurmctld", "slurmd", "munged", "sbatch", "scontrol")
-PARTITION = "alto"
+#: partitions of the workflow's CPU and GPU jobs, passed through SBATCH_PARTITION and
+#: SBATCH_GPU_PARTITION; neither is the cluster's default partition (DEFAULT_PARTITION),
+#: so a job that lands in one of them was sent there
+PARTITION = "alto_cpu"
+GPU_PARTITION = "alto_gpu"
+DEFAULT_PARTITION = "unused"
 #: Seconds SLURM keeps finished jobs visible to scontrol/squeue (accounting is off).
 MIN_JOB_AGE = 3600
 CONTROLLER_PORT = 16817
@@ -67,7 +73,12 @@ class SlurmCluster:
     @property
     def env(self) -> dict[str, str]:
         """Environment for SLURM clients (sbatch, squeue, the executor plugin)."""
-        return {**os.environ, "SLURM_CONF": str(self.conf), "SBATCH_PARTITION": PARTITION}
+        return {
+            **os.environ,
+            "SLURM_CONF": str(self.conf),
+            "SBATCH_PARTITION": PARTITION,
+            "SBATCH_GPU_PARTITION": GPU_PARTITION,
+        }
 
     def _write_config(self) -> None:
         host = socket.gethostname().split(".")[0]
@@ -107,7 +118,9 @@ class SlurmCluster:
         lines = [f"{key}={value}" for key, value in settings.items()]
         lines.append(f"NodeName={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} "
                      "Gres=gpu:1 State=UNKNOWN")
-        lines.append(f"PartitionName={PARTITION} Nodes={host} Default=YES MaxTime=INFINITE State=UP")
+        for partition in (DEFAULT_PARTITION, PARTITION, GPU_PARTITION):
+            default = "YES" if partition == DEFAULT_PARTITION else "NO"
+            lines.append(f"PartitionName={partition} Nodes={host} Default={default} MaxTime=INFINITE State=UP")
         self.conf.write_text("\n".join(lines) + "\n")
         (self.root / "gres.conf").write_text(f"NodeName={host} Name=gpu File=/dev/null\n")
 
@@ -140,7 +153,7 @@ class SlurmCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = subprocess.run(["sinfo", "-h", "-o", "%t"], env=self.env, capture_output=True, text=True)
-            if state.returncode == 0 and state.stdout.strip() == "idle":
+            if state.returncode == 0 and set(state.stdout.split()) == {"idle"}:
                 return self
             time.sleep(0.5)
         self.stop()

@@ -99,18 +99,23 @@ def write_input(path: Path, points: np.ndarray, normals: np.ndarray) -> Path:
 
 
 def assert_lands_on(mesh: trimesh.Trimesh, points: np.ndarray, tolerance: float) -> None:
-    """The mesh lies where the points are: bounding boxes agree and the surfaces are close."""
+    """The mesh lies where the points are: bounding boxes agree and the two-sided (Chamfer)
+    distance between the input points and the mesh is small against their extent."""
     extent = float(np.ptp(points, axis=0).max())
     assert len(mesh.faces) > 0
     low, high = points.min(0), points.max(0)
     assert np.all(mesh.bounds[0] > low - tolerance * extent) and np.all(mesh.bounds[1] < high + tolerance * extent)
     assert np.linalg.norm(mesh.bounds.mean(0) - (low + high) / 2) < tolerance * extent
-    distance, _ = cKDTree(mesh.sample(5000, seed=0)).query(points)
-    assert distance.mean() < tolerance * extent
+    samples = mesh.sample(5000, seed=0)
+    completeness, _ = cKDTree(samples).query(points)
+    accuracy, _ = cKDTree(points).query(samples)
+    assert (completeness.mean() + accuracy.mean()) / 2 < tolerance * extent
 
 
-@pytest.mark.parametrize("name", ["scan.ply", "scan_normals.ply", "scan.xyz", "scan.txt", "scan.npz",
-                                  "scan.npy", "scan.obj"])
+INPUT_FILES = ["scan.ply", "scan_normals.ply", "scan.xyz", "scan.txt", "scan.npz", "scan.npy", "scan.obj"]
+
+
+@pytest.mark.parametrize("name", INPUT_FILES)
 def test_object_from_every_input_format_lands_where_the_input_is(
     name: str, object_model: Path, demo_dataset: DemoResult, tmp_path: Path
 ) -> None:
@@ -198,7 +203,35 @@ def test_a_few_broken_points_are_dropped_with_a_warning(caplog: pytest.LogCaptur
         clean_points(np.zeros((10, 2)))
 
 
-def test_checkpoint_of_another_architecture_names_the_mismatch(object_model: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", INPUT_FILES)
+def test_room_from_every_input_format_lands_where_the_input_is(
+    name: str, room_model: Path, demo_dataset: DemoResult, tmp_path: Path
+) -> None:
+    points, normals = surface_points(demo_dataset, "rooms", "rooms_04")
+    source = write_input(tmp_path / name, points + OFFSET, normals)  # model units, moved
+    output = tmp_path / "room.ply"
+    assert alto_main(["reconstruct", str(source), "-m", str(room_model), "-o", str(output), "--mode", "scene",
+                      "--resolution", "24"]) == 0
+    assert_lands_on(trimesh.load(output, process=False), points + OFFSET, tolerance=0.2)
+
+
+def test_model_by_experiment_name(
+    object_model: Path, demo_dataset: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MODEL as the name of an experiment finds the workflow's results/models/<name>/model_best.pt."""
+    trained = tmp_path / "results" / "models" / "my_experiment"
+    trained.mkdir(parents=True)
+    (trained / "model_best.pt").write_bytes(object_model.read_bytes())
+    points, normals = surface_points(demo_dataset, "objects", "03001627")
+    source = write_input(tmp_path / "scan.npz", points, normals)
+    monkeypatch.chdir(tmp_path)
+    assert alto_main(["reconstruct", str(source), "-m", "my_experiment", "-o", "out.ply", *RESOLUTION]) == 0
+    assert_lands_on(trimesh.load(tmp_path / "out.ply", process=False), points, tolerance=0.15)
+
+
+def test_checkpoint_of_another_architecture_names_the_mismatch(
+    object_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An upstream-style checkpoint (plain state dict) with the config of another model."""
     state = load_checkpoint(object_model)["model"].state_dict()
     upstream = tmp_path / "upstream.pt"
@@ -208,3 +241,15 @@ def test_checkpoint_of_another_architecture_names_the_mismatch(object_model: Pat
     with pytest.raises(CheckpointError) as info:
         alto.reconstruct(np.zeros((10, 3)), upstream, config=config)
     assert "encoder" in str(info.value)
+    # the same through the command line: exit 2 with the reason, OUTPUT untouched
+    config_file = tmp_path / "other.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    np.save(tmp_path / "scan.npy", np.random.default_rng(2).normal(size=(500, 3)))
+    output = tmp_path / "keep.ply"
+    output.write_bytes(b"an earlier result")
+    capsys.readouterr()
+    args = ["reconstruct", str(tmp_path / "scan.npy"), "-m", str(upstream), "--config", str(config_file),
+            "-o", str(output)]
+    assert alto_main(args) == 2
+    assert "encoder" in capsys.readouterr().err
+    assert output.read_bytes() == b"an earlier result"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from slurm_cluster import PARTITION, SlurmCluster, missing_tools
+from slurm_cluster import GPU_PARTITION, PARTITION, SlurmCluster, missing_tools
 from test_workflow import REPO, fresh_workdir, snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,8 @@ def _cluster_problem() -> str | None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     problem = _cluster_problem()
+    if problem and os.environ.get("ALTO_REQUIRE_SLURM") == "1":
+        pytest.fail(f"ALTO_REQUIRE_SLURM=1 but {problem}")
     if problem:
         warnings.warn(f"SKIPPING the SLURM test: {problem}", stacklevel=1)
         pytest.skip(problem)
@@ -63,7 +65,7 @@ def _comparable(table: pd.DataFrame) -> pd.DataFrame:
 
 def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster: SlurmCluster, tmp_path: Path) -> None:
     remote = fresh_workdir(tmp_path / "remote")
-    # the partition comes from the environment (SBATCH_PARTITION), not from the profile
+    # the partitions come from the environment (SBATCH_PARTITION, SBATCH_GPU_PARTITION), not from the profile
     result = snakemake(remote, "all", *SLURM_ARGS, config=_gpu_config(remote), timeout=1500, env=cluster.env)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     output = result.stdout + result.stderr
@@ -74,7 +76,6 @@ def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster: SlurmClus
     for job_id, log in submitted.items():
         assert Path(log).is_file(), f"no SLURM log for job {job_id}"
         assert records[job_id]["JobState"] == "COMPLETED", records[job_id]
-        assert records[job_id]["Partition"] == PARTITION
     # logs lie in .snakemake/slurm_logs/<rule or group>/[<wildcards>/]<job id>.log
     names = {}
     for job_id, log in submitted.items():
@@ -86,6 +87,10 @@ def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster: SlurmClus
     assert any(name.startswith("group_per_object") for name in names.values())  # batches of objects
     cpu_only = [job_id for job_id, name in names.items() if name == "rule_demo_data"]
     assert cpu_only and not set(cpu_only) & gpu_jobs
+    on_gpu_partition = {job_id for job_id, name in names.items() if name.startswith(("rule_train", "group_per_object"))}
+    for job_id in submitted:
+        expected = GPU_PARTITION if job_id in on_gpu_partition else PARTITION
+        assert records[job_id]["Partition"] == expected, (names[job_id], records[job_id]["Partition"])
 
     local = fresh_workdir(tmp_path / "local")
     local_run = snakemake(local, "all", "--workflow-profile", "none", config=_gpu_config(local))

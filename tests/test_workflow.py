@@ -7,6 +7,7 @@ of config/, exactly as a user runs it from a checkout.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from alto.data.demo import DemoResult
@@ -76,6 +78,33 @@ def test_lint_is_clean() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+def _job_resources(output: str) -> dict[str, set[str]]:
+    """Rule -> the ``resources:`` lines of its jobs in a dry run's output."""
+    found: dict[str, set[str]] = {}
+    for rule, block in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(.*?)(?=\n\n)", output, flags=re.M | re.S):
+        lines = re.findall(r"^\s+resources: (.*)$", block, flags=re.M)
+        found.setdefault(rule, set()).update(lines)
+    return found
+
+
+def test_cluster_partitions_and_account_reach_every_cluster_job(tmp_path: Path) -> None:
+    workdir = fresh_workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["cluster"] = {"gpu_partition": "gpu_nodes", "account": "project7"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SBATCH_")}
+    env["SBATCH_PARTITION"] = "cpu_nodes"  # what the config leaves out comes from the environment
+    result = snakemake(workdir, "-n", "all", config=write_config(workdir, "cluster.yaml", config), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = _job_resources(result.stdout + result.stderr)
+    expected = {"demo_data": "cpu_nodes", "train": "gpu_nodes"}
+    for rule, partition in expected.items():
+        assert resources[rule], rule
+        for line in resources[rule]:
+            assert f"slurm_partition={partition}" in line and "slurm_account=project7" in line, (rule, line)
+    for local_rule in ("compile_extensions", "demo_dataset"):
+        assert not any("slurm_" in line for line in resources[local_rule])
+
+
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
     workdir = fresh_workdir(tmp_path)
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
@@ -112,6 +141,13 @@ def test_tiny_config_runs_the_whole_chain_and_reruns_only_what_changed(tmp_path:
 
     again = snakemake(workdir, "-n", "all")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    report = workdir / "report.html"
+    built = snakemake(workdir, "--report", str(report))
+    assert built.returncode == 0, built.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    for name in ("demo_objects.csv", "demo_rooms.csv", "paper_comparison.csv", "runtime_vs_iou.png"):
+        assert name in html
 
     category, obj = objects[0].split("/")
     (results / "meshes" / "demo_objects" / "test_alto_objects" / category / f"{obj}.ply").unlink()
@@ -159,6 +195,53 @@ def test_download_rule_verifies_and_unpacks(tmp_path: Path, demo_dataset: DemoRe
     assert good.returncode == 0, good.stderr[-3000:]
     assert (workdir / "data" / "synthetic_room_dataset" / "rooms_04" / "test.lst").is_file()
     assert (workdir / "results" / "datasets" / "synthetic_rooms.json").is_file()
+
+
+def test_a_dataset_inside_a_larger_archive_is_found_by_its_subfolder(tmp_path: Path, demo_dataset: DemoResult) -> None:
+    """ConvONet's demo archive unpacks to demo/{synthetic_room_dataset, Matterport3D_processed}."""
+    workdir = fresh_workdir(tmp_path)
+    rooms = Path(demo_dataset.rooms_root)
+    with zipfile.ZipFile(tmp_path / "demo_data.zip", "w") as archive:
+        for file in sorted(rooms.rglob("*")):
+            if file.is_file():
+                archive.write(file, f"demo/synthetic_room_dataset/{file.relative_to(rooms)}")
+        archive.writestr("demo/Matterport3D_processed/README", "scans")
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["convonet_demo"] = {
+        "source": "download", "download": "demo", "url": (tmp_path / "demo_data.zip").as_uri(),
+        "path": "data/convonet_demo", "subfolder": "synthetic_room_dataset", "kind": "rooms",
+    }
+    result = snakemake(workdir, "results/datasets/convonet_demo.json",
+                       config=write_config(workdir, "demo_archive.yaml", config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "data" / "convonet_demo" / "Matterport3D_processed" / "README").is_file()
+    stamp = json.loads((workdir / "results" / "datasets" / "convonet_demo.json").read_text())
+    assert stamp["path"].endswith("data/convonet_demo/synthetic_room_dataset")
+    assert "rooms_04" in stamp["categories"]
+
+
+def test_published_checkpoint_is_downloaded_and_converted(tmp_path: Path) -> None:
+    """config/pretrained.yaml's path: fetch an upstream checkpoint (file:// here), convert it."""
+    from alto.models.reference import load_reference
+
+    workdir = fresh_workdir(tmp_path)
+    case = load_reference(REPO / "tests" / "data" / "reference", "convonet_shapenet_3plane")
+    upstream = tmp_path / "shapenet_3plane.pt"
+    torch.save({"model": case.upstream_state, "it": 42}, upstream)
+    (workdir / "config" / "published_model.yaml").write_text(yaml.safe_dump(case.config))
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["demo_rooms"].pop("evaluate", None)
+    config["experiments"] = {"published": {
+        "config": "config/published_model.yaml", "dataset": "demo_objects", "method": "ConvONet",
+        "checkpoint": upstream.as_uri(), "checkpoint_sha256": hashlib.sha256(upstream.read_bytes()).hexdigest(),
+    }}
+    result = snakemake(workdir, "results/models/published/train_summary.json",
+                       config=write_config(workdir, "published.yaml", config))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    converted = torch.load(workdir / "results" / "models" / "published" / "model_best.pt", weights_only=True)
+    assert converted["format"] == "alto-checkpoint" and converted["it"] == 42
+    summary = json.loads((workdir / "results" / "models" / "published" / "train_summary.json").read_text())
+    assert summary["source_format"] == "upstream" and summary["iterations"] == 42
 
 
 def test_download_rule_refuses_a_malicious_archive(tmp_path: Path, demo_dataset: DemoResult) -> None:

@@ -11,10 +11,13 @@ the one the model was trained with (``--config``, e.g. the published YAML file).
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alto.config import load_config
+from alto.io import atomic_write
 from alto.models import load_checkpoint, save_checkpoint
 
 __all__ = ["main"]
@@ -30,7 +33,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="experiment config (YAML) the checkpoint was trained with; required for upstream "
         "checkpoints, optional for alto's own",
     )
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        help="also write a JSON record of the conversion (the workflow's stand-in for train_summary.json)",
+    )
     return parser
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "alto convert-checkpoint") -> int:
@@ -41,6 +53,19 @@ def main(argv: Sequence[str] | None = None, prog: str = "alto convert-checkpoint
     state = {k: v for k, v in loaded.items() if k not in ("model", "config", "source_format", "dropped_keys")}
     save_checkpoint(args.output, loaded["model"], config=loaded["config"], **state)
     params = sum(p.numel() for p in loaded["model"].parameters())
+    if args.summary is not None:
+        record = {
+            "converted_from": str(args.input),
+            "source_format": loaded["source_format"],
+            "iterations": loaded.get("it"),
+            "epochs": loaded.get("epoch_it"),
+            "loss_val_best": _float_or_none(loaded.get("loss_val_best")),
+            "parameters": params,
+            "dropped_keys": sorted(loaded["dropped_keys"]),
+        }
+        with atomic_write(args.summary) as handle:
+            json.dump(record, handle, indent=2)
+            handle.write("\n")
     print(
         f"wrote {args.output}: {loaded['source_format']} checkpoint, {params} parameters, "
         f"{len(loaded['dropped_keys'])} unused upstream tensors dropped"

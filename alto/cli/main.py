@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,10 +53,18 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def configure_logging(verbose: bool = False, log_file: str | None = None) -> None:
     """Plain ``LEVEL name: message`` lines on stderr (or appended to ``log_file``);
-    debug messages with ``verbose``."""
+    debug messages with ``verbose``.
+
+    In the worker processes of a distributed run (``RANK`` set by torchrun) only rank 0
+    logs progress; the others log warnings and errors only, so that a job's log holds
+    each line once.
+    """
     target = {"filename": log_file} if log_file else {"stream": sys.stderr}
+    level = logging.DEBUG if verbose else logging.INFO
+    if os.environ.get("RANK", "0") != "0":
+        level = logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=level,
         format="%(levelname)s %(name)s: %(message)s",
         force=True,
         **target,

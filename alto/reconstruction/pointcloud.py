@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +31,28 @@ POINT_FORMATS = (*TRIMESH_SUFFIXES, *TEXT_SUFFIXES, ".npz", ".npy")
 
 
 def _read_text(path: Path) -> np.ndarray:
-    rows = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line or line.startswith(("#", "//")):
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return _parse_text(path, handle)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+
+
+def _parse_text(path: Path, handle: Iterable[str]) -> np.ndarray:
+    rows: list[list[float]] = []
+    for number, line in enumerate(handle, start=1):
+        line = line.strip()
+        if not line or line.startswith(("#", "//")):
+            continue
+        fields = line.replace(",", " ").replace(";", " ").split()
+        try:
+            rows.append([float(v) for v in fields[:3]])
+        except ValueError:
+            if not rows:  # a header line
                 continue
-            fields = line.replace(",", " ").replace(";", " ").split()
-            try:
-                rows.append([float(v) for v in fields[:3]])
-            except ValueError:
-                if not rows:  # a header line
-                    continue
-                raise InputError(f"{path}, line {number}: expected numbers 'x y z ...', got {line[:60]!r}") from None
-            if len(fields) < 3:
-                raise InputError(f"{path}, line {number}: expected at least 3 columns (x y z), got {len(fields)}")
+            raise InputError(f"{path}, line {number}: expected numbers 'x y z ...', got {line[:60]!r}") from None
+        if len(fields) < 3:
+            raise InputError(f"{path}, line {number}: expected at least 3 columns (x y z), got {len(fields)}")
     return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 

@@ -2,6 +2,7 @@
 # Keep this cheap: a cluster job parses the workflow again.
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -55,7 +56,13 @@ def _trained(name):
 
 # ----------------------------------------------------------------------------- datasets
 def dataset_path(name):
-    return DATASETS[name]["path"]
+    """Root of a dataset's category folders: its path, or the subfolder of it that holds them."""
+    ds = DATASETS[name]
+    return f"{ds['path']}/{ds['subfolder']}" if ds.get("subfolder") else ds["path"]
+
+
+def ds_download_dest(wildcards):
+    return DATASETS[wildcards.dataset]["path"]
 
 
 def dataset_ready(name):
@@ -226,6 +233,39 @@ def ds_path(wildcards):
     return dataset_path(wildcards.dataset)
 
 
+def _cluster_setting(key, variable, fallback=None):
+    value = config.get("cluster", {}).get(key) or os.environ.get(variable)
+    return value or fallback
+
+
+_PARTITION = _cluster_setting("partition", "SBATCH_PARTITION")
+_GPU_PARTITION = _cluster_setting("gpu_partition", "SBATCH_GPU_PARTITION", _PARTITION)
+_ACCOUNT = _cluster_setting("account", "SBATCH_ACCOUNT")
+
+
+def _slurm_resources(partition):
+    resources = {"slurm_partition": partition, "slurm_account": _ACCOUNT}
+    return {key: value for key, value in resources.items() if value}
+
+
+#: resources that place a job on the cluster (config `cluster:`, else SBATCH_* variables):
+#: spread into the `resources:` of every rule that is not a local rule
+CPU_JOB_SLURM = _slurm_resources(_PARTITION)
+GPU_JOB_SLURM = _slurm_resources(_GPU_PARTITION)
+
+
+def data_threads(wildcards):
+    return resource("data", "threads", 1)
+
+
+def data_mem(wildcards):
+    return resource("data", "mem_mb", 4000)
+
+
+def data_runtime(wildcards):
+    return resource("data", "runtime", 60)
+
+
 def train_threads(wildcards):
     return resource("train", "threads", 2, wildcards.experiment)
 
@@ -249,6 +289,14 @@ def split_limit_arg(wildcards):
 
 def exp_best_checkpoint(wildcards):
     return f"{model_dir(wildcards.experiment)}/model_best.pt"
+
+
+def generate_threads(wildcards):
+    return resource("generate", "threads", 1)
+
+
+def evaluate_threads(wildcards):
+    return resource("evaluate", "threads", 1)
 
 
 def generate_gpus(wildcards):

@@ -11,6 +11,11 @@ rule demo_data:
     params:
         path=demo_root,
         options=demo_options,
+    threads: data_threads
+    resources:
+        mem_mb=data_mem,
+        runtime=data_runtime,
+        **CPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
     shell:
@@ -44,6 +49,7 @@ rule download_dataset:
     wildcard_constraints:
         dataset=_names(DATASETS, source="download"),
     params:
+        dest=ds_download_dest,
         path=ds_path,
         name=ds_download_name,
         mirror=ds_download_mirror,
@@ -52,7 +58,7 @@ rule download_dataset:
     conda:
         "../envs/alto.yaml"
     shell:
-        "(alto data download {params.name} --dest {params.path} {params.mirror} && "
+        "(alto data download {params.name} --dest {params.dest} {params.mirror} && "
         "alto data check {params.path} --limit 2 --stamp {output}) > {log} 2>&1"
 
 
@@ -85,6 +91,13 @@ rule scannet_scene:
     params:
         scans=scannet_scans,
         points=scannet_points,
+    group:
+        "per_scene"
+    threads: data_threads
+    resources:
+        mem_mb=data_mem,
+        runtime=data_runtime,
+        **CPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
     shell:

@@ -38,11 +38,12 @@ rule generate_mesh:
         data=ds_path,
         out_dir="results/meshes/{dataset}/{experiment}",
         sets=eval_sets,
-    threads: 1
+    threads: generate_threads
     resources:
         gpu=generate_gpus,
         mem_mb=generate_mem,
         runtime=generate_runtime,
+        **GPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
     shell:
@@ -65,10 +66,12 @@ rule evaluate_mesh:
     params:
         data=ds_path,
         sets=eval_sets,
-    threads: 1
+    threads: evaluate_threads
     resources:
         mem_mb=evaluate_mem,
         runtime=evaluate_runtime,
+        # a group job has one partition: that of generate_mesh
+        **GPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
     shell:

@@ -69,6 +69,8 @@ rule figure_qualitative:
         labels=experiment_labels,
         objects=qualitative_objects,
         kind=ds_kind,
+    resources:
+        **CPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
     script:

@@ -25,6 +25,7 @@ rule train:
         gpu=train_gpus,
         mem_mb=train_mem,
         runtime=train_runtime,
+        **GPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
     shell:
@@ -52,6 +53,6 @@ rule pretrained_checkpoint:
     conda:
         "../envs/alto.yaml"
     shell:
-        "(alto data download {params.url:q} {output.original} {params.sha} && "
+        "(alto data download --url {params.url:q} --dest {output.original} {params.sha} && "
         "alto convert-checkpoint {output.original} {params.out_dir}/model_best.pt --config {input.config} "
         "--summary {output.summary}) > {log} 2>&1"
