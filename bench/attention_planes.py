@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from alto.models import build_model
 from alto.models.decoder import AttentionDecoder
@@ -29,12 +29,6 @@ from alto.ops import GridProjection
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "reference"
 BATCH, QUERIES, INFERENCE_POINTS = 4, 2048, 100_000
-
-
-def _grouped(mlp: nn.Sequential, x: Tensor) -> Tensor:
-    for layer in mlp:
-        x = layer(x)
-    return x
 
 
 def attend_planes_batched(
@@ -54,9 +48,9 @@ def attend_planes_batched(
         neighbours = self._key_value(neighbours)
     key, value = neighbours.chunk(2, dim=-1)
     query = self.query(sampled).unsqueeze(-2)
-    position = _grouped(self.displacement, displacement)
+    position = self.displacement(displacement)
     heads = (*position.shape[:-1], self.num_heads, -1)
-    weights = torch.softmax(_grouped(self.attention_mlp, (query - key + position).view(heads)), dim=-3)
+    weights = torch.softmax(self.attention_mlp((query - key + position).view(heads)), dim=-3)
     attended = (weights * (value + position).view(heads)).sum(-3).flatten(-2)  # (P, B, T, width)
     return self.head(None, attended.permute(1, 2, 0, 3).flatten(-2))
 

@@ -203,10 +203,9 @@ class AttentionDecoder(_ResidualHead):
 
         Keys and values are linear in the neighbour features, so they are computed
         once per grid cell and then gathered, when the grids have fewer cells than
-        there are neighbour lookups (always at inference, where a whole grid serves
-        100k+ points). Under autograd every intermediate is kept for the backward
-        pass anyway, and per-chunk gradients of the full grids would only add work,
-        so there is one chunk.
+        there are neighbour lookups (at inference a whole grid serves many points).
+        Under autograd every intermediate is kept for the backward pass anyway, and
+        per-chunk gradients of the full grids would only add work, so there is one chunk.
         """
         rows = grid_rows(grids)
         lookups = points.shape[0] * points.shape[1] * 3**grids[0, 0].dim() * len(self.planes)

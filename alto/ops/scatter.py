@@ -23,6 +23,10 @@ Backends:
 
 Select with :func:`set_scatter_backend` or the environment variable
 ``ALTO_SCATTER_BACKEND`` (read the first time a reduction runs).
+
+The models use these for max scatters and the local pooling between encoder blocks.
+Their mean scatter onto the grids is a sparse map built once per batch of points
+(:meth:`alto.ops.GridProjection.scatter`), whatever the backend.
 """
 
 from __future__ import annotations
