@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 TORCH_TAG := $(shell printf '%s' '$(TORCH)' | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.alto-installed-$(TORCH_TAG)
 
-.PHONY: test demo install lint clean-venv
+.PHONY: test demo install lint clean-venv gpu-wheels gpu-check
 
 install: $(STAMP)
 
@@ -41,3 +41,12 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The prepared GPU check (docs/benchmarks_gpu.md): `make gpu-wheels` here downloads the wheels that
+# the lent GPU machine lacks into .whl/; `make gpu-check` runs the check on a GPU machine with its
+# own python3 (PYTHON=... picks another), writing to $OUT or results/gpu_check.
+gpu-wheels: $(STAMP)
+	$(BIN)/python bench/gpu/fetch_wheels.py
+
+gpu-check:
+	bash bench/gpu/check.sh

@@ -64,23 +64,52 @@ def _mm_flops(a: torch.Tensor, b: torch.Tensor, *args: object, out_val: object =
 _mm_flops._get_raw = True  # type: ignore[attr-defined]  # FlopCounterMode: pass tensors, not shapes
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()
+def median_seconds(
+    fn: Callable[[], object], repeats: int, warmup: int = 1, device: torch.device | None = None
+) -> float:
+    """Median wall-clock seconds of ``fn`` over ``repeats`` calls after ``warmup`` calls.
+
+    On a CUDA ``device`` the clock is read only after the device has finished the
+    queued work (kernels run asynchronously).
+    """
+
+    def sync() -> None:
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def matmul_rate() -> float:
-    """fp32 GFLOP/s of a 2048 x 2048 matmul (median of repeated runs)."""
+def count_flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations of one call of ``fn`` (matmuls and convolutions, forward
+    and backward, as ``torch.utils.flop_counter`` counts them; sparse row maps by their non-zeros)."""
+    counter = FlopCounterMode(display=False, custom_mapping={torch.ops.aten.mm: _mm_flops})
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_rate(
+    size: int = MATMUL_SIZE,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
+    repeats: int = MATMUL_REPEATS,
+) -> float:
+    """GFLOP/s of a ``size`` x ``size`` matmul in ``dtype`` on ``device`` (default: the CPU),
+    on seeded random data (median of repeated runs)."""
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, generator=gen)
-    b = torch.randn(MATMUL_SIZE, MATMUL_SIZE, generator=gen)
-    seconds = _median_seconds(lambda: a @ b, MATMUL_REPEATS)
-    return 2 * MATMUL_SIZE**3 / seconds / 1e9
+    a, b = (torch.randn(size, size, generator=gen).to(device=device, dtype=dtype) for _ in range(2))
+    seconds = median_seconds(lambda: a @ b, repeats, device=a.device)
+    return 2 * size**3 / seconds / 1e9
 
 
 def bench_config(name: str, quick: bool) -> dict[str, float | str]:
@@ -107,12 +136,9 @@ def bench_config(name: str, quick: bool) -> dict[str, float | str]:
 
     mode = "quick" if quick else "normal"
     repeats = (VOLUME_REPEATS if model.planes == ("grid",) else REPEATS)[mode]
-    counter = FlopCounterMode(display=False, custom_mapping={torch.ops.aten.mm: _mm_flops})
-    with counter:
-        step()
-    step_seconds = _median_seconds(step, repeats)
-    infer_seconds = _median_seconds(infer, repeats)
-    flops = counter.get_total_flops()
+    flops = count_flops(step)
+    step_seconds = median_seconds(step, repeats)
+    infer_seconds = median_seconds(infer, repeats)
     return {
         "config": name,
         "step_s": step_seconds,

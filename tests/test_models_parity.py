@@ -16,12 +16,10 @@ import pytest
 import torch
 
 import alto.ops.grid
-from alto.models import build_model, convert_upstream_state_dict
-from alto.models.reference import ReferenceCase, load_reference, reference_names
+from alto.models.reference import PARITY_TOLERANCE, ReferenceCase, load_reference, reference_model, reference_names
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 CASES = reference_names(REFERENCE_DIR)
-TOLERANCE = 1e-5
 
 
 @functools.cache
@@ -31,12 +29,7 @@ def _load(name: str) -> ReferenceCase:
 
 @functools.cache
 def _converted_model(name: str) -> torch.nn.Module:
-    case = _load(name)
-    model = build_model(case.config)
-    state, dropped = convert_upstream_state_dict(model, case.upstream_state)
-    assert sorted(dropped) == sorted(case.unused_parameters)
-    model.load_state_dict(state)
-    return model.eval()
+    return reference_model(_load(name))
 
 
 def test_all_six_references_are_present():
@@ -66,9 +59,9 @@ def test_logits_and_features_match_the_published_model(name):
         features = model.encode(case.inputs[:samples])
         logits = model.decode(case.query[:samples], features)
     assert logits.shape == case.logits[:samples].shape
-    assert (logits - case.logits[:samples]).abs().max().item() < TOLERANCE
+    assert (logits - case.logits[:samples]).abs().max().item() < PARITY_TOLERANCE
     for plane, expected in case.features.items():
-        assert (features[plane][0] - expected).abs().max().item() < TOLERANCE
+        assert (features[plane][0] - expected).abs().max().item() < PARITY_TOLERANCE
 
 
 def test_parity_detects_a_changed_plane_normalisation(monkeypatch):
@@ -79,4 +72,4 @@ def test_parity_detects_a_changed_plane_normalisation(monkeypatch):
         monkeypatch.setattr(alto.ops.grid, "PLANE_CLAMP_EPS", eps)
         with torch.no_grad():
             logits = model(case.query, case.inputs)
-        assert (logits - case.logits).abs().max().item() > TOLERANCE
+        assert (logits - case.logits).abs().max().item() > PARITY_TOLERANCE

@@ -11,7 +11,8 @@ The weights are not stored: tensor number ``i`` of that list is
     tensor = v * 0.1                         (0- and 1-dim tensors)
 
 reshaped row-major and cast to float32. :func:`load_reference` rebuilds everything
-needed to run the case through :func:`alto.models.build_model`.
+needed to run the case through :func:`alto.models.build_model`, and
+:func:`reference_model` builds that model with the case's weights converted and loaded.
 """
 
 from __future__ import annotations
@@ -29,15 +30,22 @@ import torch
 from torch import Tensor
 
 from alto.errors import DataError
+from alto.models.build import build_model
+from alto.models.checkpoint import convert_upstream_state_dict
+from alto.models.network import OccupancyNetwork
 
 __all__ = [
+    "PARITY_TOLERANCE",
     "ReferenceCase",
     "load_reference",
     "reference_config",
+    "reference_model",
     "reference_names",
     "reference_state_dict",
 ]
 
+#: largest absolute difference of logits and feature planes from the published models (fp32, no TF32)
+PARITY_TOLERANCE = 1e-5
 #: frequency of the element index in the reference weights
 _ELEMENT_FREQUENCY = 12.9898
 #: phase step between consecutive tensors
@@ -135,3 +143,20 @@ def load_reference(directory: str | os.PathLike[str], name: str) -> ReferenceCas
         unused_parameters=tuple(summary["unused_parameters"]),
         n_input_points=summary["n_input_points"],
     )
+
+
+def reference_model(case: ReferenceCase) -> OccupancyNetwork:
+    """alto's model of ``case`` with the upstream weights converted and loaded, in eval mode (on the CPU).
+
+    The converter must drop exactly the tensors the summary lists as unused by the
+    published forward pass; anything else means the case and the model disagree.
+    """
+    model = build_model(case.config)
+    state, dropped = convert_upstream_state_dict(model, case.upstream_state, source=case.name)
+    if sorted(dropped) != sorted(case.unused_parameters):
+        raise DataError(
+            f"reference {case.name!r}: the converter dropped {sorted(dropped)}, "
+            f"but the summary lists {sorted(case.unused_parameters)} as unused"
+        )
+    model.load_state_dict(state)
+    return model.eval()
