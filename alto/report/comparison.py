@@ -21,9 +21,6 @@ from alto.eval import MEAN_OF_CLASSES
 
 __all__ = ["COMPARISON_COLUMNS", "paper_comparison", "read_published_numbers", "read_table"]
 
-#: Published metric name -> column of our tables.
-PUBLISHED_METRICS = {"iou": "iou", "nc": "normal_consistency", "fscore": "fscore_1pct"}
-
 COMPARISON_COLUMNS = [
     "dataset", "setting", "method", "source", "experiment", "iou", "chamfer_l1_scaled", "chamfer_scale",
     "normal_consistency", "fscore_1pct", "n_objects", "n_failed", "verified", "confidence",
