@@ -284,3 +284,19 @@ def test_cli_show_prints_merged_config(tmp_path: Path, capsys: pytest.CaptureFix
     assert shown["training"]["batch_size"] == 3
     assert shown["data"]["pointcloud_n"] == 10
     assert shown["data"]["padding"] == pytest.approx(0.1)
+
+
+def test_a_parent_inside_the_package_is_named_with_the_alto_prefix(tmp_path: Path) -> None:
+    child = write(tmp_path / "child.yaml", {
+        "inherit_from": "alto:models/configs/alto_shapenet_3plane.yaml",
+        "training": {"out_dir": "out", "batch_size": 4},
+    })
+    cfg = load_config(child)
+    assert cfg["model"]["decoder"] == "simple_local_attention_sub"
+    assert cfg["data"]["pointcloud_n"] == 3000 and cfg["training"]["batch_size"] == 4
+
+
+def test_a_missing_package_parent_is_named_in_the_error(tmp_path: Path) -> None:
+    child = write(tmp_path / "child.yaml", {"inherit_from": "alto:models/configs/nothing.yaml"})
+    with pytest.raises(ConfigError, match=r"no config 'alto:models/configs/nothing.yaml' in the alto package"):
+        load_config(child)

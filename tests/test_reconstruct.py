@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,9 @@ from alto.config import load_config
 from alto.data.demo import DemoResult
 from alto.errors import CheckpointError, InputError
 from alto.models import load_checkpoint
+from alto.models.catalog import published_model
 from alto.reconstruction import Reconstructor, clean_points, read_point_cloud
+from alto.reconstruction.diagnostics import input_warnings
 from alto.train import train
 
 #: An arbitrary frame for the user's scan: the reconstruction must come back in it.
@@ -253,3 +256,58 @@ def test_checkpoint_of_another_architecture_names_the_mismatch(
     assert alto_main(args) == 2
     assert "encoder" in capsys.readouterr().err
     assert output.read_bytes() == b"an earlier result"
+
+
+def _primitive_points(mesh: trimesh.Trimesh, count: int, noise: float, seed: int = 1) -> np.ndarray:
+    """``count`` surface points of ``mesh`` scaled to a longest side of 1, with Gaussian noise."""
+    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    points = points / float(np.ptp(points, axis=0).max())
+    return points + np.random.default_rng(seed).normal(0.0, noise, points.shape)
+
+
+PRIMITIVES = {
+    "sphere": trimesh.creation.icosphere(4, radius=0.5),
+    "box": trimesh.creation.box((1.0, 0.5, 0.3)),
+    "cylinder": trimesh.creation.cylinder(0.1, 1.0),
+    "torus": trimesh.creation.torus(0.35, 0.1),
+}
+
+
+@pytest.mark.parametrize("shape", list(PRIMITIVES))
+def test_inputs_unlike_the_training_data_are_warned_about(shape: str) -> None:
+    """The published ShapeNet models' inputs: 3000 points, noise 0.005, unit cube."""
+    profile = published_model("convonet-shapenet-3plane").profile()
+    mesh, box = PRIMITIVES[shape], 1.1
+
+    def warnings(points: np.ndarray, points_in: int | None = None, mode: str = "object") -> list[str]:
+        return input_warnings(points, points_in or len(points), profile.points, profile, mode, box)
+
+    assert warnings(_primitive_points(mesh, 3000, 0.005)) == []
+    assert warnings(_primitive_points(mesh, 3000, 0.01)) == []  # twice the training noise is fine
+    (noisy,) = warnings(_primitive_points(mesh, 3000, 0.05))
+    assert noisy.startswith("the points look noisy")
+    (sparse,) = warnings(_primitive_points(mesh, 1000, 0.005))
+    assert sparse.startswith("only 1000 input points where the model was trained on 3000")
+    assert warnings(_primitive_points(mesh, 3000, 0.005), mode="scene") == [
+        "the model was trained on objects but runs in scene mode"]
+
+
+def test_scenes_at_the_wrong_scale_are_warned_about() -> None:
+    profile = published_model("convonet-rooms-grid64").profile()
+    room = trimesh.creation.box((1.0, 0.4, 0.8))
+    for scale, expected in ((1.0, []), (0.05, ["the scene spans only"]), (3.0, ["the scene is 1.2"])):
+        points = _primitive_points(room, 10000, 0.005 / scale) * scale
+        found = input_warnings(points, len(points), profile.points, profile, "scene", 1.1)
+        assert [w[: len(e)] for w, e in zip(found, expected, strict=True)] == expected
+
+
+def test_reconstruct_logs_the_frame_and_the_subsampling(object_model: Path, demo_dataset: DemoResult,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    points, _ = surface_points(demo_dataset, "objects", "03001627")
+    reconstructor = Reconstructor(load_checkpoint(object_model)["model"], resolution=16)
+    with caplog.at_level(logging.INFO, logger="alto.reconstruction.api"):
+        reconstructor.run(points * SCALE + OFFSET)
+    assert any(m.startswith("object frame: bounding-box centre (") and "scaled to 1" in m for m in caplog.messages)
+    assert f"subsampled {len(points)} points to 300, the model's training density (seed 0)" in caplog.messages
+    result = reconstructor.run(points[:100])
+    assert any(w.startswith("only 100 input points where the model was trained on 300") for w in result.warnings)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -18,10 +19,13 @@ from pathlib import Path
 
 from alto.data.check import check_dataset
 from alto.data.demo import DEMO_CATEGORIES, DemoConfig, build_demo
-from alto.data.download import add_download_arguments, run_download
+from alto.data.download import CONVONET_CHECKPOINTS, DATASETS, download, install_dataset, locate_dataset
+from alto.data.download.fetch import DEFAULT_CONNECT_TIMEOUT_S
+from alto.data.download.sources import DEFAULT_CHECKPOINT_ROOT
 from alto.data.from_meshes import FromMeshesConfig, build_from_meshes
 from alto.data.layout import SPLITS, list_categories, read_split
 from alto.data.scannet import add_scannet_arguments, run_scannet
+from alto.errors import InputError
 from alto.io import atomic_write
 
 __all__ = ["main"]
@@ -107,6 +111,25 @@ def _add_list(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="write the list here (atomically) instead of printing it")
 
 
+def _add_download(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("download", help="fetch, verify and unpack a dataset or checkpoint")
+    names = ", ".join([*DATASETS, "convonet/<folder>/<model>"])
+    p.add_argument("name", nargs="?", metavar="NAME",
+                   help=f"what to fetch: {names} (see --list); omit it to fetch --url into --dest")
+    p.add_argument("--list", action="store_true", help="list what can be fetched and exit")
+    p.add_argument("--dest", type=Path, help="dataset folder (default data/<archive folder>) or checkpoint file")
+    p.add_argument("--archive", type=Path,
+                   help="where the archive is (or goes); default: beside the dataset folder")
+    p.add_argument("--url", help="fetch from this URL instead (a mirror, or file://...)")
+    p.add_argument("--sha256", help="expected SHA-256 of the archive or file")
+    p.add_argument("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT_S,
+                   metavar="SECONDS", help="give up connecting after this long")
+    p.add_argument("--offline", action="store_true",
+                   help="never use the network: only check or unpack what is on disk")
+    p.add_argument("--remove-archive", action="store_true", help="delete the archive after a successful install")
+    p.add_argument("--force", action="store_true", help="re-install even if the dataset folder looks complete")
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,7 +141,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     _add_from_meshes(sub)
     _add_check(sub)
     _add_list(sub)
-    add_download_arguments(sub.add_parser("download", help="fetch, verify and unpack a dataset or checkpoint"))
+    _add_download(sub)
     add_scannet_arguments(sub.add_parser("scannet", help="preprocess ScanNet scans"))
     return parser
 
@@ -201,11 +224,50 @@ def _list(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _download_listing() -> str:
+    rows = [f"{name:<40} {src.size:<26} {src.url}" for name, src in DATASETS.items()]
+    rows += [f"{name:<40} {'checkpoint':<26} {url}" for name, url in CONVONET_CHECKPOINTS.items()]
+    return "\n".join(rows)
+
+
+def _download(ns: argparse.Namespace) -> int:
+    if ns.list:
+        print(_download_listing())
+        return 0
+    if ns.name is None:
+        if ns.url and ns.dest:
+            print(download(ns.url, ns.dest, ns.sha256, connect_timeout=ns.connect_timeout, offline=ns.offline))
+            return 0
+        raise InputError("give the NAME of what to fetch, e.g. 'shapenet' (see --list), or --url and --dest")
+    if ns.name in CONVONET_CHECKPOINTS:
+        dest = ns.dest or DEFAULT_CHECKPOINT_ROOT / f"{ns.name}.pt"
+        path = download(ns.url or CONVONET_CHECKPOINTS[ns.name], dest, ns.sha256,
+                        connect_timeout=ns.connect_timeout, offline=ns.offline)
+    elif ns.name in DATASETS:
+        source = DATASETS[ns.name]
+        if ns.url or ns.sha256:
+            source = dataclasses.replace(source, url=ns.url or source.url, sha256=ns.sha256 or source.sha256)
+        dest = ns.dest or source.default_dest()
+        if ns.force:
+            path = install_dataset(source, dest, archive=ns.archive, force=True, connect_timeout=ns.connect_timeout,
+                                   remove_archive=ns.remove_archive, offline=ns.offline)
+        else:
+            path = locate_dataset(source, dest, archive=ns.archive, download=not ns.offline,
+                                  connect_timeout=ns.connect_timeout, remove_archive=ns.remove_archive)
+    else:
+        raise InputError(
+            f"unknown download {ns.name!r}: expected one of {', '.join(DATASETS)} or a ConvONet "
+            f"checkpoint such as {next(iter(CONVONET_CHECKPOINTS))} (see --list)"
+        )
+    print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None, prog: str = "alto data") -> int:
     """Run ``alto data`` with ``argv``; return the exit code."""
     ns = _parser(prog).parse_args(None if argv is None else list(argv))
     actions = {
         "demo": _demo, "from-meshes": _from_meshes, "check": _check, "list": _list,
-        "download": run_download, "scannet": run_scannet,
+        "download": _download, "scannet": run_scannet,
     }
     return actions[ns.action](ns)

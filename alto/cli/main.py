@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("alto.cli.generate", "extract meshes for the test split with a trained model"),
     "evaluate": ("alto.cli.evaluate", "evaluate meshes with the paper's metrics"),
     "reconstruct": ("alto.cli.reconstruct", "reconstruct a mesh from your own point cloud"),
+    "models": ("alto.cli.models", "list and fetch the published ALTO/ConvONet models by name"),
     "ops": ("alto.cli.ops", "report the compiled kernels (scatter backend) this environment uses"),
 }
 

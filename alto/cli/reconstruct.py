@@ -1,11 +1,15 @@
 """``alto reconstruct INPUT -m MODEL -o OUTPUT.ply``: a mesh from your own point cloud.
 
 INPUT is a PLY (points, with or without normals), XYZ/TXT, NPZ (``points``) or
-NPY file, or a mesh whose vertices are used. MODEL is an alto checkpoint, an
-upstream ALTO/ConvONet checkpoint (give its experiment config with --config), or
-the name of an experiment trained by the workflow (results/models/<name>). The
-mesh is written in the input's own coordinates; OUTPUT is only replaced once the
-mesh is complete.
+NPY file, or a mesh whose vertices are used. MODEL is the name of a published
+model (downloaded and cached on first use; see 'alto models list'), an alto
+checkpoint, an upstream ALTO/ConvONet checkpoint (give its experiment config with
+--config), or the name of an experiment trained by the workflow
+(results/models/<name>). The mesh is written in the input's own coordinates;
+OUTPUT is only replaced once the mesh is complete. The frame assumed, the points
+kept and warnings about inputs unlike the model's training data are logged.
+
+  alto reconstruct scan.ply -m alto-shapenet -o mesh.ply
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alto.errors import InputError
+from alto.reconstruction.api import MODES
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +30,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="point cloud or mesh file")
-    parser.add_argument("-m", "--model", required=True, help="checkpoint file or trained experiment name")
+    parser.add_argument("-m", "--model", required=True,
+                        help="published model name (alto models list), checkpoint file or trained experiment name")
     parser.add_argument("-o", "--output", required=True, help="mesh file to write (.ply or .off)")
     parser.add_argument("--config", help="experiment config of an upstream checkpoint (ours carry theirs)")
-    parser.add_argument("--mode", choices=["auto", "object", "scene"], default="auto",
+    parser.add_argument("--mode", choices=MODES, default="auto",
                         help="object: normalise to the unit cube; scene: keep the metric scale, sliding window "
                              "when larger than the model's box (auto: scene for models trained on rooms)")
     parser.add_argument("--scale", type=float, default=1.0,

@@ -11,6 +11,10 @@ Two things differ from upstream, both to help users:
 * ``inherit_from`` is resolved against the including file's folder and then its
   ancestors before the working directory, so the published configs (which name
   parents relative to their repository root) load from any working directory.
+  A parent written ``alto:<path>`` is a file inside the installed package, e.g.
+  ``alto:models/configs/alto_shapenet_3plane.yaml``, the config of a published model
+  (:mod:`alto.models.catalog`), so an experiment adds its training to it instead of
+  copying the architecture.
 * Every leaf remembers the file that set it, so a validation error names the
   file, the key path and what was expected (and the closest valid key for a typo).
 """
@@ -34,6 +38,7 @@ from alto.errors import ConfigError
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "INHERIT_KEY",
+    "PACKAGE_PARENT_PREFIX",
     "default_config",
     "experiment_schema",
     "load_config",
@@ -43,6 +48,8 @@ __all__ = [
 ]
 
 INHERIT_KEY = "inherit_from"
+#: ``inherit_from`` prefix of a parent that ships inside the ``alto`` package
+PACKAGE_PARENT_PREFIX = "alto:"
 DEFAULT_CONFIG_PATH = Path(str(resources.files("alto.config") / "default.yaml"))
 SCHEMA_PATH = Path(str(resources.files("alto.config") / "schema" / "experiment.yaml"))
 
@@ -75,9 +82,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _resolve_parent(child: Path, parent: str) -> Path:
     """Find the file named by ``inherit_from`` in ``child``.
 
-    Tried in order: an absolute path; the child's folder and each of its ancestors
-    (upstream names parents relative to its repository root); the working directory.
+    ``alto:<path>`` names a file inside the installed package. Otherwise tried in
+    order: an absolute path; the child's folder and each of its ancestors (upstream
+    names parents relative to its repository root); the working directory.
     """
+    if parent.startswith(PACKAGE_PARENT_PREFIX):
+        packaged = Path(str(resources.files("alto").joinpath(parent.removeprefix(PACKAGE_PARENT_PREFIX))))
+        if not packaged.is_file():
+            raise ConfigError(f"{child}: key '{INHERIT_KEY}': no config '{parent}' in the alto package ({packaged})")
+        return packaged.resolve()
     candidate = Path(parent).expanduser()
     if candidate.is_absolute():
         tried = [candidate]

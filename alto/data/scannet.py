@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from alto.data.download import write_metadata
+from alto.data.download.install import write_metadata
 from alto.errors import DataError, InputError
 from alto.geometry.normalize import bbox_loc_scale, from_unit_frame, to_unit_frame
 from alto.geometry.sampling import sample_mesh_surface

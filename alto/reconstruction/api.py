@@ -12,6 +12,9 @@ the mesh is moved back, so it lands where the input is:
 
 The model sees as many points as it was trained with (``data.pointcloud_n``, per
 unit of floor area for scenes), drawn from the input with a seeded generator.
+What was assumed (the frame, the subsampling) is logged, and inputs far from the
+training distribution (too few points, a scene at the wrong scale, noise well above
+the training noise) are warned about (:mod:`alto.reconstruction.diagnostics`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,9 @@ from alto.mesh.base import LatticeExtractor
 from alto.mesh.mise import DEFAULT_UPSAMPLING_STEPS
 from alto.mesh.registry import extractor_from_config, window_from_config
 from alto.models import OccupancyNetwork, load_checkpoint
+from alto.models.catalog import FRAMES, OBJECT_FRAME, SCENE_FRAME, input_profile
+from alto.models.zoo import RESULTS_MODELS, resolve_checkpoint
+from alto.reconstruction.diagnostics import input_warnings
 from alto.reconstruction.pointcloud import clean_points
 
 __all__ = [
@@ -55,10 +60,9 @@ FLOOR_LEVEL = -0.5
 MIN_POINT_FRACTION = 0.1
 #: Fewer input points than this is never enough, whatever the training count.
 MIN_POINTS = 16
-#: Where the workflow keeps trained experiments (``results/models/<name>/model_best.pt``).
-RESULTS_MODELS = Path("results/models")
 UP_AXIS = 1
-MODES = ("auto", "object", "scene")
+#: --mode: "auto" picks the frame the model was trained in
+MODES = ("auto", *FRAMES)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,15 @@ class Frame:
 
     def to_input(self, points: np.ndarray) -> np.ndarray:
         return points / self.scale + self.centre
+
+    def describe(self, mode: str) -> str:
+        """One line saying how the input is moved into the model's frame."""
+        centre = ", ".join(f"{value:.4g}" for value in self.centre)
+        if mode == OBJECT_FRAME:
+            return (f"object frame: bounding-box centre ({centre}) moved to the origin, longest side "
+                    f"({1.0 / self.scale:.4g} input units) scaled to 1")
+        return (f"scene frame: metric scale kept ({self.scale:g} model units per input unit), ({centre}) moved to "
+                f"the origin, floor at y = {FLOOR_LEVEL}")
 
     @classmethod
     def for_object(cls, points: np.ndarray) -> Frame:
@@ -105,6 +118,7 @@ class Reconstruction:
     points_used: int
     seconds: dict[str, float] = field(default_factory=dict)
     empty: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         stages = ", ".join(f"{name} {value:.2f} s" for name, value in self.seconds.items())
@@ -118,28 +132,14 @@ def load_model(
     results_dir: str | os.PathLike[str] = RESULTS_MODELS,
     device: str = "cpu",
 ) -> OccupancyNetwork:
-    """A model from a checkpoint file (ours, or upstream with ``config``) or an experiment name.
-
-    An experiment name finds ``<results_dir>/<name>/model_best.pt``, as the workflow
-    writes it.
+    """A model from a checkpoint file (ours, or upstream with ``config``), a published model's
+    name (downloaded and cached on first use, see ``alto models list``) or an experiment name
+    (``<results_dir>/<name>/model_best.pt``, as the workflow writes it).
     """
     if isinstance(spec, OccupancyNetwork):
         return spec
     cfg = load_config(config) if isinstance(config, str | os.PathLike) else config
-    path = Path(spec)
-    if not path.is_file():
-        experiment = Path(results_dir) / str(spec) / "model_best.pt"
-        if not experiment.is_file():
-            known = sorted(p.parent.name for p in Path(results_dir).glob("*/model_best.pt"))
-            listing = f"; trained experiments: {', '.join(known)}" if known else ""
-            raise InputError(f"model {str(spec)!r}: no such checkpoint file, and no experiment {experiment}{listing}")
-        path = experiment
-    return load_checkpoint(path, cfg=cfg, map_location=device)["model"]
-
-
-def _trained_on_scenes(cfg: Mapping[str, Any]) -> bool:
-    """Rooms are evaluated with wall removal; that marks a scene model."""
-    return bool((cfg.get("test") or {}).get("remove_wall", False))
+    return load_checkpoint(resolve_checkpoint(spec, results_dir), cfg=cfg, map_location=device)["model"]
 
 
 class Reconstructor:
@@ -163,9 +163,10 @@ class Reconstructor:
             raise InputError("the model carries no experiment config: load it with alto.models.load_checkpoint")
         self.model = model.eval()
         self.cfg = dict(model.config)
-        self.mode = ("scene" if _trained_on_scenes(self.cfg) else "object") if mode == "auto" else mode
+        self.profile = input_profile(self.cfg)
+        self.mode = self.profile.frame if mode == "auto" else mode
         self.method, self.resolution = method, resolution
-        self.trained_points = int(self.cfg["data"].get("pointcloud_n", 3000))
+        self.trained_points = self.profile.points
         self.points = points
         self.scale = scale
         self.device = device
@@ -194,7 +195,7 @@ class Reconstructor:
     def _point_budget(self, model_points: np.ndarray) -> int:
         if self.points is not None:
             return self.points
-        if self.mode == "object":
+        if self.mode == OBJECT_FRAME:
             return self.trained_points
         extent = np.ptp(model_points, axis=0)
         floor_area = float(np.prod(np.delete(extent, UP_AXIS)))
@@ -208,13 +209,22 @@ class Reconstructor:
         if len(points) < needed:
             raise InputError(f"got {len(points)} points; this model was trained on {self.trained_points} "
                              f"and needs at least {needed}")
-        frame = Frame.for_object(points) if self.mode == "object" else Frame.for_scene(points, self.scale)
+        frame = Frame.for_object(points) if self.mode == OBJECT_FRAME else Frame.for_scene(points, self.scale)
+        log.info("%s", frame.describe(self.mode))
         model_points = frame.to_model(points)
         budget = self._point_budget(model_points)
         if len(model_points) > budget:
             chosen = np.random.default_rng(self.seed).choice(len(model_points), budget, replace=False)
             model_points = model_points[np.sort(chosen)]
-        sliding = self.mode == "scene" and float(np.ptp(model_points, axis=0).max()) > self.model_box - 0.1
+            log.info("subsampled %d points to %d, the model's training density (seed %d)", len(points), budget,
+                     self.seed)
+        else:
+            log.info("using all %d points (the model was trained on %d)", len(points), budget)
+        warnings = input_warnings(model_points, len(points), budget, self.profile, self.mode, self.model_box,
+                                  self.seed)
+        for warning in warnings:
+            log.warning("%s", warning)
+        sliding = self.mode == SCENE_FRAME and float(np.ptp(model_points, axis=0).max()) > self.model_box - 0.1
         method = self._surface_method(sliding)
         prepared = time.perf_counter()
         generation = MeshGenerator(self.model, method, self.device).generate(
@@ -229,7 +239,7 @@ class Reconstructor:
             "extract": record.extract_seconds,
         }
         return Reconstruction(mesh, self.mode if not sliding else "scene, sliding window", frame, len(points),
-                              len(model_points), seconds, record.empty)
+                              len(model_points), seconds, record.empty, warnings)
 
 
 def reconstruct(
@@ -241,8 +251,9 @@ def reconstruct(
 ) -> trimesh.Trimesh:
     """The mesh of ``points`` (N, 3), in their own coordinates, reconstructed by ``model``.
 
-    ``model`` is a loaded model, a checkpoint path (upstream ones need ``config``) or
-    the name of an experiment the workflow trained; ``settings`` are those of
+    ``model`` is a loaded model, a checkpoint path (upstream ones need ``config``), a
+    published model's name (``"alto-shapenet"``, fetched on first use) or the name of an
+    experiment the workflow trained; ``settings`` are those of
     :class:`Reconstructor` (``mode``, ``method``, ``resolution``, ``points``, ``scale``,
     ``device``, ``seed``).
     """

@@ -34,25 +34,23 @@ rule train:
 
 
 rule pretrained_checkpoint:
-    """Fetch a published checkpoint and convert it to alto's format."""
+    """A published model instead of training: fetched, converted and cached by `alto models fetch`
+    (the cache the CLI uses, $ALTO_MODEL_CACHE), then copied to model_best.pt."""
     input:
         config=exp_config_file,
     output:
-        original="results/models/{experiment}/published.pt",
         summary="results/models/{experiment}/train_summary.json",
     log:
         "logs/pretrained/{experiment}.log",
     wildcard_constraints:
         experiment=_names_pretrained(),
     params:
-        url=exp_checkpoint_url,
-        sha=exp_checkpoint_sha,
+        source=exp_published_source,
         out_dir=exp_model_dir,
     localrule: True
     retries: 2
     conda:
         "../envs/alto.yaml"
     shell:
-        "(alto data download --url {params.url:q} --dest {output.original} {params.sha} && "
-        "alto convert-checkpoint {output.original} {params.out_dir}/model_best.pt --config {input.config} "
-        "--summary {output.summary}) > {log} 2>&1"
+        "alto models fetch {params.source} --out {params.out_dir}/model_best.pt --summary {output.summary} "
+        "> {log} 2>&1"
