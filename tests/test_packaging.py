@@ -31,6 +31,22 @@ def test_environment_yaml_matches_pyproject() -> None:
     assert "--editable ." in pip_sections[0], "environment.yaml must install alto itself"
 
 
+def test_workflow_environment_matches_the_runtime_dependencies() -> None:
+    """The conda env of every rule holds what alto needs at run time (not the test tools)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = {_normalise(s) for s in project["dependencies"]}
+
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "alto.yaml").read_text())
+    pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert len(pip_sections) == 1, "workflow/envs/alto.yaml needs exactly one pip section"
+    in_env = {_normalise(s) for s in pip_sections[0] if not s.startswith("-")}
+
+    assert in_env == runtime, (
+        f"only in workflow/envs/alto.yaml: {sorted(in_env - runtime)}; "
+        f"only in pyproject.toml's dependencies: {sorted(runtime - in_env)}"
+    )
+
+
 def test_console_script_points_at_the_cli() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     module, _, func = project["scripts"]["alto"].partition(":")
