@@ -29,8 +29,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     dataset=name_pattern(DATASETS),
     experiment=name_pattern(EXPERIMENTS),
-    category=r"[^/]+",
-    obj=r"[^/]+",
+    chunk=r"\d+",
 
 
 include: "workflow/rules/data.smk"
@@ -44,5 +43,5 @@ rule all:
     default_target: True
     input:
         all_targets(),
-        object_files,
+        chunk_files,
     localrule: True

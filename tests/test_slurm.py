@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from slurm_cluster import GPU_PARTITION, PARTITION, SlurmCluster, missing_tools
-from test_workflow import REPO, fresh_workdir, snakemake, write_config
+from test_workflow import REPO, fresh_workdir, snakemake, without_timings, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -58,11 +58,6 @@ def _gpu_config(workdir: Path) -> str:
     return write_config(workdir, "gpu.yaml", config)
 
 
-def _comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """A table without its timing column (seconds differ between any two runs)."""
-    return table.drop(columns=["generation_seconds"]).sort_values(["experiment", "class"]).reset_index(drop=True)
-
-
 def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster: SlurmCluster, tmp_path: Path) -> None:
     remote = fresh_workdir(tmp_path / "remote")
     # the partitions come from the environment (SBATCH_PARTITION, SBATCH_GPU_PARTITION), not from the profile
@@ -84,10 +79,12 @@ def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster: SlurmClus
     gpu_jobs = {job_id for job_id, record in records.items() if "gres:gpu:1" in record.get("TresPerJob", "")}
     trained = [job_id for job_id, name in names.items() if name.startswith("rule_train")]
     assert len(trained) == 3 and set(trained) <= gpu_jobs  # GPU rules ask for their GPU
-    assert any(name.startswith("group_per_object") for name in names.values())  # batches of objects
-    cpu_only = [job_id for job_id, name in names.items() if name == "rule_demo_data"]
-    assert cpu_only and not set(cpu_only) & gpu_jobs
-    on_gpu_partition = {job_id for job_id, name in names.items() if name.startswith(("rule_train", "group_per_object"))}
+    generated = [job_id for job_id, name in names.items() if name.startswith("rule_generate_chunk")]
+    assert generated and set(generated) <= gpu_jobs  # chunks of objects are the cluster jobs
+    cpu_only = [job_id for job_id, name in names.items() if name in ("rule_demo_data", "rule_evaluate_chunk")]
+    assert {names[job_id] for job_id in cpu_only} == {"rule_demo_data", "rule_evaluate_chunk"}
+    assert not set(cpu_only) & gpu_jobs
+    on_gpu_partition = {job_id for job_id, name in names.items() if name.startswith(("rule_train", "rule_generate"))}
     for job_id in submitted:
         expected = GPU_PARTITION if job_id in on_gpu_partition else PARTITION
         assert records[job_id]["Partition"] == expected, (names[job_id], records[job_id]["Partition"])
@@ -98,4 +95,4 @@ def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster: SlurmClus
     for dataset in ("demo_objects", "demo_rooms"):
         on_cluster = pd.read_csv(remote / "results" / "tables" / f"{dataset}.csv", dtype={"class_id": str})
         here = pd.read_csv(local / "results" / "tables" / f"{dataset}.csv", dtype={"class_id": str})
-        pd.testing.assert_frame_equal(_comparable(on_cluster), _comparable(here))
+        pd.testing.assert_frame_equal(without_timings(on_cluster), without_timings(here))

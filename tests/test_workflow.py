@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import torch
 import yaml
@@ -29,13 +30,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIGS = ["config.yaml", "paper.yaml", "pretrained.yaml", "test.yaml"]
 
 
-def snakemake(workdir: Path, *args: str, config: str | Path = "config/test.yaml",
-              timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run snakemake on the repository's workflow in ``workdir``; the venv's tools on PATH."""
+def snakemake_command(workdir: Path, *args: str, config: str | Path = "config/test.yaml",
+                      env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment (the venv's tools on PATH) of snakemake on the repository's
+    workflow in ``workdir``."""
     base = env if env is not None else dict(os.environ)
     env = {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"}
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
                "--configfile", str(workdir / config), "--cores", "2", *args]
+    return command, env
+
+
+def snakemake(workdir: Path, *args: str, config: str | Path = "config/test.yaml",
+              timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run snakemake on the repository's workflow in ``workdir``."""
+    command, env = snakemake_command(workdir, *args, config=config, env=env)
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -149,12 +158,104 @@ def test_tiny_config_runs_the_whole_chain_and_reruns_only_what_changed(tmp_path:
     for name in ("demo_objects.csv", "demo_rooms.csv", "paper_comparison.csv", "runtime_vs_iou.png"):
         assert name in html
 
-    category, obj = objects[0].split("/")
-    (results / "meshes" / "demo_objects" / "test_alto_objects" / category / f"{obj}.ply").unlink()
-    rerun = snakemake(workdir, "-n", "all")
-    counts = job_counts(rerun.stdout + rerun.stderr)
-    assert counts["generate_mesh"] == 1 and counts["evaluate_mesh"] == 1 and counts["table"] == 1
-    assert "train" not in counts and "demo_data" not in counts
+    _deleting_a_mesh_reruns_its_chunk_once(workdir, sorted(objects))
+    rooms = sorted((results / "splits" / "demo_rooms.txt").read_text().split())
+    _a_killed_chunk_keeps_its_finished_meshes(workdir, rooms)
+    _other_chunk_sizes_give_the_same_tables(workdir)
+
+
+def _tables(workdir: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(workdir / "results" / "tables" / f"{name}.csv", dtype={"class_id": str})
+            for name in ("demo_objects", "demo_rooms")}
+
+
+def without_timings(table: pd.DataFrame) -> pd.DataFrame:
+    """A table without its timing column (seconds differ between any two runs), in a fixed row order."""
+    return table.drop(columns=["generation_seconds"]).sort_values(["experiment", "class"]).reset_index(drop=True)
+
+
+def _nothing_to_do(workdir: Path, config: str = "config/test.yaml") -> bool:
+    again = snakemake(workdir, "-n", "all", config=config)
+    return again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def _deleting_a_mesh_reruns_its_chunk_once(workdir: Path, objects: list[str]) -> None:
+    """Exactly the chunk of a deleted mesh runs (regenerating only that mesh), its evaluation
+    chunk and the tables; the run after that has nothing to do."""
+    before = _tables(workdir)
+    meshes = workdir / "results" / "meshes" / "demo_objects" / "test_alto_objects"
+    (meshes / f"{objects[0]}.ply").unlink()
+    planned = snakemake(workdir, "-n", "all")
+    counts = job_counts(planned.stdout + planned.stderr)
+    assert counts["generate_chunk"] == 1 and counts["evaluate_chunk"] == 1 and counts["table"] == 1, counts
+    assert not {"train", "demo_data", "split_list"} & set(counts)
+    result = snakemake(workdir, "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (workdir / "logs" / "generate" / "demo_objects" / "test_alto_objects" / "0000.log").read_text()
+    assert f"/2 {objects[1]}: skipped" in log and f"/2 {objects[0]}: 300 points in" in log
+    assert (meshes / f"{objects[0]}.ply").is_file()
+    after = _tables(workdir)
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(without_timings(after[name]), without_timings(table))
+    assert _nothing_to_do(workdir)
+
+
+def _kill_generation(snakemake_pid: int) -> int:
+    """Kill the `alto generate` processes below a Snakemake process; returns how many."""
+    killed = 0
+    for process in psutil.Process(snakemake_pid).children(recursive=True):
+        try:
+            if "generate" in process.cmdline():
+                process.kill()
+                killed += 1
+        except psutil.NoSuchProcess:
+            continue
+    return killed
+
+
+def _a_killed_chunk_keeps_its_finished_meshes(workdir: Path, rooms: list[str]) -> None:
+    """A chunk job killed after its first object (a time limit, a lost node) fails; the rerun
+    generates only the object it had not finished."""
+    meshes = workdir / "results" / "meshes" / "demo_rooms" / "test_alto_rooms"
+    manifest = meshes / "chunks" / "0000.json"
+    first, second = rooms[:2]  # chunk 0000: two rooms
+    for room in (first, second):
+        (meshes / f"{room}.ply").unlink()
+        (meshes / f"{room}.json").unlink()
+    command, env = snakemake_command(workdir, "all")
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 300
+    while not (meshes / f"{first}.json").exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _kill_generation(run.pid), "the chunk job was not running"
+    assert run.wait(timeout=120) != 0
+    assert (meshes / f"{first}.json").is_file() and not (meshes / f"{second}.json").exists()
+    assert not manifest.exists()
+
+    result = snakemake(workdir, "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (workdir / "logs" / "generate" / "demo_rooms" / "test_alto_rooms" / "0000.log").read_text()
+    assert f"/2 {first}: skipped" in log and f"/2 {second}: 300 points in" in log
+    assert manifest.is_file() and _nothing_to_do(workdir)
+
+
+def _other_chunk_sizes_give_the_same_tables(workdir: Path) -> None:
+    """Chunks of 1 (generation) and 3 (evaluation) objects instead of 2 and 4: every chunk job
+    runs again, finds the meshes up to date, and the tables are the same to the last digit."""
+    before = _tables(workdir)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["chunks"] = {"generate": 1, "evaluate": 3}
+    rechunked = write_config(workdir, "rechunked.yaml", config)
+    result = snakemake(workdir, "all", config=rechunked)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["generate_chunk"] == 3 * 2 + 5 and "train" not in counts  # 3 objects x 2 experiments, 5 rooms
+    log = (workdir / "logs" / "generate" / "demo_objects" / "test_alto_objects" / "0002.log").read_text()
+    assert "1/1" in log and "skipped (mesh and record up to date)" in log
+    after = _tables(workdir)
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(after[name], table)
+    assert _nothing_to_do(workdir, rechunked)
 
 
 def _rooms_archive(demo: DemoResult, path: Path, extra: dict[str, bytes] | None = None) -> str:
@@ -220,28 +321,35 @@ def test_a_dataset_inside_a_larger_archive_is_found_by_its_subfolder(tmp_path: P
     assert "rooms_04" in stamp["categories"]
 
 
-def test_published_checkpoint_is_downloaded_and_converted(tmp_path: Path) -> None:
-    """config/pretrained.yaml's path: fetch an upstream checkpoint (file:// here), convert it."""
+@pytest.mark.parametrize("form", ["catalog", "url"])
+def test_published_checkpoint_is_downloaded_and_converted(tmp_path: Path, form: str) -> None:
+    """config/pretrained.yaml's path: a catalog model (from a file:// mirror here) or a
+    checkpoint URL, fetched and converted through alto's model cache."""
     from alto.models.reference import load_reference
 
     workdir = fresh_workdir(tmp_path)
     case = load_reference(REPO / "tests" / "data" / "reference", "convonet_shapenet_3plane")
-    upstream = tmp_path / "shapenet_3plane.pt"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    upstream = mirror / "convonet-shapenet-3plane.pt"
     torch.save({"model": case.upstream_state, "it": 42}, upstream)
     (workdir / "config" / "published_model.yaml").write_text(yaml.safe_dump(case.config))
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     config["datasets"]["demo_rooms"].pop("evaluate", None)
+    source = {"model": "convonet-shapenet-3plane"} if form == "catalog" else {
+        "checkpoint": upstream.as_uri(), "checkpoint_sha256": hashlib.sha256(upstream.read_bytes()).hexdigest()}
     config["experiments"] = {"published": {
-        "config": "config/published_model.yaml", "dataset": "demo_objects", "method": "ConvONet",
-        "checkpoint": upstream.as_uri(), "checkpoint_sha256": hashlib.sha256(upstream.read_bytes()).hexdigest(),
-    }}
+        "config": "config/published_model.yaml", "dataset": "demo_objects", "method": "ConvONet", **source}}
+    env = {**os.environ, "ALTO_MODEL_CACHE": str(tmp_path / "cache"), "ALTO_MODEL_MIRROR": mirror.as_uri()}
     result = snakemake(workdir, "results/models/published/train_summary.json",
-                       config=write_config(workdir, "published.yaml", config))
+                       config=write_config(workdir, "published.yaml", config), env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     converted = torch.load(workdir / "results" / "models" / "published" / "model_best.pt", weights_only=True)
     assert converted["format"] == "alto-checkpoint" and converted["it"] == 42
     summary = json.loads((workdir / "results" / "models" / "published" / "train_summary.json").read_text())
     assert summary["source_format"] == "upstream" and summary["iterations"] == 42
+    assert summary["upstream_sha256"] == hashlib.sha256(upstream.read_bytes()).hexdigest()
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1
 
 
 def test_download_rule_refuses_a_malicious_archive(tmp_path: Path, demo_dataset: DemoResult) -> None:

@@ -4,6 +4,8 @@ The ground truth of each object (surface samples with normals, labelled IoU
 points) is read from the dataset's test split as upstream's ``eval_meshes.py``
 does, and every random draw is seeded per object. A missing or empty mesh gives a
 row marked as failed, with the upstream penalty values, never a dropped object.
+The objects of a chunk (``--object`` repeated) are evaluated in one process, the
+next object's ground truth read in a background thread.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alto.cli.generate import split_object
+from alto.cli.generate import ProgressLog, prefetched, split_object
 from alto.config import load_config, parse_dotted_overrides
 from alto.errors import InputError
 
@@ -81,9 +83,11 @@ def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
     mesh_root = Path(args.meshes or Path(cfg["training"]["out_dir"]) / cfg["generation"]["generation_dir"])
     suffix = "." + cfg["generation"].get("mesh_format", "ply")
     seed = int(cfg.get("seed", 0))
+    selected = wanted or list(index)
+    progress = ProgressLog(len(selected), log)
     rows = []
-    for category, model in wanted or list(index):
-        sample = dataset[index[(category, model)]]
+    for (category, model), sample in prefetched(selected, lambda pair: dataset[index[pair]]):
+        progress.start()
         info = infos[index[(category, model)]]
         mesh = Path(args.mesh) if args.mesh else mesh_root / category / f"{model}{suffix}"
         record = Path(args.record) if args.record else mesh.with_suffix(".json")
@@ -105,8 +109,8 @@ def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
         row[GENERATION_SECONDS] = _generation_seconds(record)
         if args.experiment is not None:
             row["experiment"] = args.experiment
-        log.info("%s/%s: iou %.4f, chamfer-L1 %.5f%s", category, model, row["iou"], row["chamfer_l1"],
-                 " (failed: " + str(row["failure_reason"]) + ")" if row["failed"] else "")
+        failure = f" (failed: {row['failure_reason']})" if row["failed"] else ""
+        progress.finished(f"{category}/{model}", f"iou {row['iou']:.4f}, chamfer-L1 {row['chamfer_l1']:.5f}{failure}")
         rows.append(row)
     write_rows_csv(rows, args.out)
     if args.table:

@@ -3,32 +3,56 @@
 For each object the input point cloud is drawn exactly as in evaluation (seeded
 per object, so every run and every job sees the same input), encoded once, and
 the surface extracted with the method the config asks for (``generation.extractor``).
-Beside each mesh, ``<object>.json`` records the encode / decode / extract seconds.
+Beside each mesh, ``<object>.json`` records the encode / decode / extract seconds
+and a fingerprint of the checkpoint and config that made it.
+
+A chunk of objects runs in one process: the model is loaded once and the next
+object's inputs are read in a background thread while the current one is decoded.
+With ``--resume`` an object whose mesh and record exist and whose record carries
+the current fingerprint is skipped, so a chunk that was killed part-way (a time
+limit, a lost node) redoes only the objects it had not finished. ``--manifest``
+writes, once every object is done, the list of the chunk's objects (the workflow's
+declared output of a chunk job).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alto.config import load_config, parse_dotted_overrides
 from alto.errors import InputError
+from alto.io import atomic_write
 
 log = logging.getLogger(__name__)
+
+#: Record key holding the fingerprint of the checkpoint and config that made a mesh.
+FINGERPRINT = "fingerprint"
+
+Item = TypeVar("Item")
+Loaded = TypeVar("Loaded")
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="experiment config (YAML)")
-    parser.add_argument("--checkpoint", help="model file (default: <training.out_dir>/<test.model_file>)")
+    parser.add_argument("--checkpoint", help="model file, published model name (alto models list) or trained "
+                        "experiment name (default: <training.out_dir>/<test.model_file>)")
     parser.add_argument("--data", help="dataset root (default: data.path of the config)")
     parser.add_argument("--object", dest="objects", action="append", default=[], metavar="CATEGORY/MODEL",
                         help="generate only this object (repeatable; default: the whole test split)")
     parser.add_argument("--out-dir", help="mesh folder (default: <training.out_dir>/<generation.generation_dir>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip objects whose mesh and record exist and were made by this checkpoint and config")
+    parser.add_argument("--manifest", help="JSON list of the objects and their meshes, written when all are done")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
@@ -51,6 +75,81 @@ def generation_config(cfg: dict[str, Any], data: str | None) -> dict[str, Any]:
     return {**cfg, "data": data_section}
 
 
+def generation_fingerprint(cfg: dict[str, Any], checkpoint: Path) -> str:
+    """sha256 of the checkpoint's bytes and of the config a mesh is generated with.
+
+    Two generations with the same fingerprint give the same mesh (inputs are seeded
+    per object), so a record that carries it marks a mesh that need not be redone."""
+    if not checkpoint.is_file():
+        raise InputError(f"checkpoint {checkpoint} not found")
+    with checkpoint.open("rb") as handle:
+        weights = hashlib.file_digest(handle, "sha256").hexdigest()
+    settings = json.dumps(cfg, sort_keys=True, default=str)
+    return hashlib.sha256(f"{weights}\n{settings}".encode()).hexdigest()
+
+
+def is_done(mesh: Path, record: Path, fingerprint: str) -> bool:
+    """Whether ``mesh`` and its ``record`` exist and the record carries ``fingerprint``.
+
+    The record is written after the mesh (both atomically), so a record means a whole mesh."""
+    if not (mesh.is_file() and record.is_file()):
+        return False
+    try:
+        return json.loads(record.read_text()).get(FINGERPRINT) == fingerprint
+    except (ValueError, AttributeError):
+        return False
+
+
+def prefetched(items: Sequence[Item], load: Callable[[Item], Loaded]) -> Iterator[tuple[Item, Loaded]]:
+    """``(item, load(item))`` in order, the next item loading in a background thread
+    while the caller works on the current one."""
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        pending = pool.submit(load, items[0])
+        for position, item in enumerate(items):
+            loaded = pending.result()
+            if position + 1 < len(items):
+                pending = pool.submit(load, items[position + 1])
+            yield item, loaded
+
+
+class ProgressLog:
+    """One log line per object: ``n/N category/model: ..., s, ETA`` over the objects worked on."""
+
+    def __init__(self, total: int, logger: logging.Logger) -> None:
+        self.total = total
+        self.logger = logger
+        self.done = 0
+        self.worked = 0
+        self.work_seconds = 0.0
+        self._started = time.perf_counter()
+
+    def start(self) -> None:
+        """Mark the start of the next object."""
+        self._started = time.perf_counter()
+
+    def skipped(self, name: str, reason: str) -> None:
+        self.done += 1
+        self.logger.info("%d/%d %s: skipped (%s)", self.done, self.total, name, reason)
+
+    def finished(self, name: str, summary: str) -> None:
+        seconds = time.perf_counter() - self._started
+        self.done += 1
+        self.worked += 1
+        self.work_seconds += seconds
+        eta = self.work_seconds / self.worked * (self.total - self.done)
+        self.logger.info("%d/%d %s: %s, %.2f s, ETA %.0f s", self.done, self.total, name, summary, seconds, eta)
+
+
+def write_manifest(path: Path, objects: Iterable[tuple[str, str]], meshes: Iterable[Path], **extra: Any) -> None:
+    """The chunk's objects and their meshes as JSON (atomically)."""
+    entries = [{"object": f"{c}/{m}", "mesh": str(mesh)} for (c, m), mesh in zip(objects, meshes, strict=True)]
+    with atomic_write(path) as handle:
+        json.dump({**extra, "objects": entries}, handle, indent=2)
+        handle.write("\n")
+
+
 def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     """Run ``alto generate``; returns the exit code."""
     import torch
@@ -59,15 +158,17 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     from alto.mesh import save_generation
     from alto.mesh.registry import generator_from_config
     from alto.models import load_checkpoint
+    from alto.models.zoo import resolve_checkpoint
 
     args = _parser(prog).parse_args(argv)
     cfg = load_config(args.config, overrides=[parse_dotted_overrides(args.overrides)])
     out_root = Path(cfg["training"]["out_dir"])
-    checkpoint = Path(args.checkpoint or out_root / cfg["test"]["model_file"])
+    checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else out_root / cfg["test"]["model_file"]
     out_dir = Path(args.out_dir or out_root / cfg["generation"]["generation_dir"])
     wanted = [split_object(spec) for spec in args.objects]
 
     gen_cfg = generation_config(cfg, args.data)
+    fingerprint = generation_fingerprint(gen_cfg, checkpoint)
     if wanted:
         gen_cfg["data"]["classes"] = sorted({category for category, _ in wanted})
     dataset = build_dataset(gen_cfg, "test")
@@ -76,20 +177,33 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     if missing:
         raise InputError(f"not in the test split of {gen_cfg['data']['path']}: {', '.join(missing)}")
     selected = wanted or list(index)
-
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
-    device = "cpu" if device == "auto" else device
-    model = load_checkpoint(checkpoint, cfg=cfg, map_location=device)["model"]
-    generator = generator_from_config(cfg, model, device)
     suffix = "." + cfg["generation"].get("mesh_format", "ply")
-    for number, (category, model_name) in enumerate(selected, start=1):
-        inputs = dataset[index[(category, model_name)]]["inputs"]
-        generation = generator.generate(inputs)
-        mesh_path = out_dir / category / f"{model_name}{suffix}"
-        save_generation(generation, mesh_path, out_dir / category / f"{model_name}.json",
-                        category=category, model=model_name, checkpoint=str(checkpoint))
-        record = generation.record
-        log.info("%d/%d %s/%s: %d points in, %d faces out, %.2f s (encode %.2f, decode %.2f, extract %.2f)",
-                 number, len(selected), category, model_name, len(inputs), record.faces, record.total_seconds,
-                 record.encode_seconds, record.decode_seconds, record.extract_seconds)
+    meshes = [out_dir / category / f"{model_name}{suffix}" for category, model_name in selected]
+    progress = ProgressLog(len(selected), log)
+    todo = []
+    for pair, mesh_path in zip(selected, meshes, strict=True):
+        if args.resume and is_done(mesh_path, mesh_path.with_suffix(".json"), fingerprint):
+            progress.skipped("/".join(pair), "mesh and record up to date")
+        else:
+            todo.append((pair, mesh_path))
+
+    if todo:
+        device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
+        device = "cpu" if device == "auto" else device
+        model = load_checkpoint(checkpoint, cfg=cfg, map_location=device)["model"]
+        generator = generator_from_config(cfg, model, device)
+        for ((category, model_name), mesh_path), sample in prefetched(todo, lambda job: dataset[index[job[0]]]):
+            progress.start()
+            inputs = sample["inputs"]
+            generation = generator.generate(inputs)
+            save_generation(generation, mesh_path, mesh_path.with_suffix(".json"), category=category,
+                            model=model_name, checkpoint=str(checkpoint), **{FINGERPRINT: fingerprint})
+            record = generation.record
+            progress.finished(f"{category}/{model_name}",
+                              f"{len(inputs)} points in, {record.faces} faces out, generation "
+                              f"{record.total_seconds:.2f} s (encode {record.encode_seconds:.2f}, "
+                              f"decode {record.decode_seconds:.2f}, extract {record.extract_seconds:.2f})")
+    if args.manifest:
+        write_manifest(Path(args.manifest), selected, meshes, checkpoint=str(checkpoint),
+                       **{FINGERPRINT: fingerprint, "generated": len(todo), "skipped": len(selected) - len(todo)})
     return 0

@@ -1,12 +1,14 @@
 # Config validation and the input/params functions shared by the rules.
 # Keep this cheap: a cluster job parses the workflow again.
 
+import bisect
 import json
 import os
 import re
 import shlex
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 
@@ -51,7 +53,8 @@ def name_pattern(names):
 
 
 def _trained(name):
-    return "checkpoint" not in EXPERIMENTS[name]
+    """Trained here, unless it takes a published model (`model`) or a checkpoint URL (`checkpoint`)."""
+    return not {"model", "checkpoint"} & set(EXPERIMENTS[name])
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -77,11 +80,26 @@ def evaluated_experiments(dataset):
     return [name for name, exp in EXPERIMENTS.items() if exp["dataset"] == dataset]
 
 
-def test_objects(dataset):
-    """(category, object) pairs of the test split; needs the split_list checkpoint."""
+#: split list (path, modification time) -> its (category, object) pairs, in the list's order and sorted
+_SPLITS = {}
+
+
+def _split(dataset):
+    """The test split of ``dataset`` as read once per version of its list (input functions ask
+    for it once per job); the first read also drops the stale chunk manifests of the dataset."""
     listing = checkpoints.split_list.get(dataset=dataset).output[0]
-    with open(listing) as handle:
-        return [tuple(line.strip().split("/", 1)) for line in handle if line.strip()]
+    key = (listing, os.stat(listing).st_mtime_ns)
+    if key not in _SPLITS:
+        with open(listing) as handle:
+            objects = [tuple(line.strip().split("/", 1)) for line in handle if line.strip()]
+        _SPLITS[key] = (objects, sorted(objects))
+        _drop_stale_manifests(dataset, _SPLITS[key][1])
+    return _SPLITS[key]
+
+
+def test_objects(dataset):
+    """(category, object) pairs of the test split, in the list's order; needs the split_list checkpoint."""
+    return _split(dataset)[0]
 
 
 # -------------------------------------------------------------------------- experiments
@@ -137,33 +155,133 @@ def resource(stage, key, default, experiment=None):
     return RESOURCES.get(stage, {}).get(key, default)
 
 
-# ------------------------------------------------------------------------------ outputs
+# ------------------------------------------------------------------------------ chunks
+#: Objects per chunk job, where neither the dataset's nor the config's `chunks:` says: a
+#: generation chunk of ShapeNet objects is minutes on a GPU; evaluation is cheaper per object.
+CHUNK_DEFAULTS = {"generate": 50, "evaluate": 100}
+
+
+def chunk_size(dataset, stage):
+    """Objects per ``stage`` ("generate" or "evaluate") job on ``dataset``."""
+    own = DATASETS[dataset].get("chunks", {})
+    return own.get(stage, config.get("chunks", {}).get(stage, CHUNK_DEFAULTS[stage]))
+
+
+def _check_chunks():
+    """Each generation chunk feeds exactly one evaluation chunk (a rerun of one generation
+    chunk reruns one evaluation chunk, and grouped chunks never chain a whole dataset)."""
+    problems = []
+    for name in DATASETS:
+        generate, evaluate = chunk_size(name, "generate"), chunk_size(name, "evaluate")
+        if evaluate % generate:
+            problems.append(
+                f"datasets.{name}: chunks.evaluate ({evaluate}) must be a multiple of chunks.generate ({generate})"
+            )
+    if problems:
+        raise ValueError("invalid workflow config:\n  " + "\n  ".join(problems))
+
+
+_check_chunks()
+
+
+def chunk_id(index):
+    return f"{index:04d}"
+
+
+def chunk_ids(dataset, stage):
+    """Ids of the chunks of the sorted test list, cut into pieces of ``chunk_size``."""
+    size = chunk_size(dataset, stage)
+    return [chunk_id(index) for index in range(-(-len(test_objects(dataset)) // size))]
+
+
+def chunk_range(dataset, stage, chunk):
+    """[start, end) of chunk ``chunk`` (an id) in the sorted test list."""
+    size, total = chunk_size(dataset, stage), len(test_objects(dataset))
+    start = int(chunk) * size
+    if start >= total:
+        raise ValueError(f"{dataset}: no {stage} chunk {chunk} (the test split has {total} objects, {size} per chunk)")
+    return start, min(start + size, total)
+
+
+def chunk_objects(dataset, stage, chunk):
+    start, end = chunk_range(dataset, stage, chunk)
+    return _split(dataset)[1][start:end]
+
+
 def mesh_file(dataset, experiment, category, obj):
     return f"results/meshes/{dataset}/{experiment}/{category}/{obj}.ply"
 
 
-def eval_files(wildcards):
-    """Per-object metric rows of every experiment evaluated on a dataset."""
-    objects = test_objects(wildcards.dataset)
+def generate_manifest(dataset, experiment, chunk):
+    """Declared output of a generation chunk; the meshes themselves are written beside it."""
+    return f"results/meshes/{dataset}/{experiment}/chunks/{chunk}.json"
+
+
+def evaluate_rows(dataset, experiment, chunk):
+    """Declared output of an evaluation chunk: one metric row per object."""
+    return f"results/eval/{dataset}/{experiment}/chunks/{chunk}.csv"
+
+
+def _drop_stale_manifests(dataset, objects):
+    """Remove the manifest of every generation chunk one of whose meshes or records is gone.
+
+    Snakemake then reruns exactly that chunk (which regenerates only the missing objects),
+    its evaluation chunk and the tables, and nothing on the next run: the rerun leaves
+    inputs, params and outputs as they were. Costs a stat per file of a finished chunk."""
+    size = chunk_size(dataset, "generate")
+    for experiment in evaluated_experiments(dataset):
+        for start in range(0, len(objects), size):
+            manifest = Path(generate_manifest(dataset, experiment, chunk_id(start // size)))
+            if not manifest.exists():
+                continue
+            meshes = [Path(mesh_file(dataset, experiment, *pair)) for pair in objects[start : start + size]]
+            gone = [path for mesh in meshes for path in (mesh, mesh.with_suffix(".json")) if not path.exists()]
+            if gone:
+                logger.warning(f"{manifest}: {gone[0]} is missing ({len(gone)} file(s) in all), the chunk runs again")
+                manifest.unlink()
+
+
+def chunk_object_args(stage):
+    """Params function: the ``--object CATEGORY/MODEL`` arguments of a ``stage`` chunk job."""
+
+    def object_args(wildcards):
+        objects = chunk_objects(wildcards.dataset, stage, wildcards.chunk)
+        return " ".join(f"--object {shlex.quote(category + '/' + obj)}" for category, obj in objects)
+
+    return object_args
+
+
+def evaluation_chunk_manifests(wildcards):
+    """The generation chunks covering the objects of an evaluation chunk."""
+    start, end = chunk_range(wildcards.dataset, "evaluate", wildcards.chunk)
+    size = chunk_size(wildcards.dataset, "generate")
     return [
-        f"results/eval/{wildcards.dataset}/{experiment}/{category}/{obj}.csv"
-        for experiment in evaluated_experiments(wildcards.dataset)
-        for category, obj in objects
+        generate_manifest(wildcards.dataset, wildcards.experiment, chunk_id(index))
+        for index in range(start // size, (end - 1) // size + 1)
     ]
 
 
-def object_files(wildcards):
-    """Every mesh and metric row of the target datasets.
+# ------------------------------------------------------------------------------ outputs
+def eval_files(wildcards):
+    """The metric rows (evaluation chunks) of every experiment evaluated on a dataset."""
+    return [
+        evaluate_rows(wildcards.dataset, experiment, chunk)
+        for experiment in evaluated_experiments(wildcards.dataset)
+        for chunk in chunk_ids(wildcards.dataset, "evaluate")
+    ]
 
-    Requested directly by `all` so that deleting one of them reruns exactly that
-    object (Snakemake does not rerun a job whose outputs exist when only one of its
-    intermediate inputs was deleted)."""
+
+def chunk_files(wildcards):
+    """The chunk manifests and metric rows of every target dataset.
+
+    Requested directly by `all`: Snakemake does not rerun the producer of a missing
+    intermediate file while the files made from it exist, so a manifest dropped as stale
+    (one of its meshes deleted) must be a target for its chunk to run again."""
     files = []
     for dataset in config["targets"]:
         for experiment in evaluated_experiments(dataset):
-            for category, obj in test_objects(dataset):
-                files.append(mesh_file(dataset, experiment, category, obj))
-                files.append(f"results/eval/{dataset}/{experiment}/{category}/{obj}.csv")
+            files += [generate_manifest(dataset, experiment, chunk) for chunk in chunk_ids(dataset, "generate")]
+            files += [evaluate_rows(dataset, experiment, chunk) for chunk in chunk_ids(dataset, "evaluate")]
     return files
 
 
@@ -213,12 +331,13 @@ def exp_training_data_path(wildcards):
     return dataset_path(EXPERIMENTS[wildcards.experiment]["dataset"])
 
 
-def exp_checkpoint_url(wildcards):
-    return EXPERIMENTS[wildcards.experiment]["checkpoint"]
-
-
-def exp_checkpoint_sha(wildcards):
-    return sha_arg(EXPERIMENTS[wildcards.experiment].get("checkpoint_sha256"))
+def exp_published_source(wildcards):
+    """`alto models fetch` arguments: a catalog name, or a checkpoint URL with its config (and sha256)."""
+    exp = EXPERIMENTS[wildcards.experiment]
+    if "model" in exp:
+        return shlex.quote(exp["model"])
+    url = f"--url {shlex.quote(exp['checkpoint'])} --config {shlex.quote(exp['config'])}"
+    return f"{url} {sha_arg(exp.get('checkpoint_sha256'))}".strip()
 
 
 def exp_trained_model(wildcards):
@@ -308,7 +427,7 @@ def generate_mem(wildcards):
 
 
 def generate_runtime(wildcards):
-    return resource("generate", "runtime", 30)
+    return resource("generate", "runtime", 60)
 
 
 def evaluate_mem(wildcards):
@@ -316,7 +435,7 @@ def evaluate_mem(wildcards):
 
 
 def evaluate_runtime(wildcards):
-    return resource("evaluate", "runtime", 15)
+    return resource("evaluate", "runtime", 60)
 
 
 # ------------------------------------------------------------------------ report inputs
@@ -379,11 +498,15 @@ def qualitative_objects(wildcards):
     return ["/".join(pair) for pair in chosen[:count]]
 
 
-def qualitative_meshes(wildcards):
+def qualitative_manifests(wildcards):
+    """The generation chunks holding the meshes the figure shows."""
+    ordered, size = _split(wildcards.dataset)[1], chunk_size(wildcards.dataset, "generate")
+    positions = [bisect.bisect_left(ordered, tuple(pair.split("/", 1))) for pair in qualitative_objects(wildcards)]
+    chunks = sorted({position // size for position in positions})
     return [
-        mesh_file(wildcards.dataset, experiment, *pair.split("/", 1))
+        generate_manifest(wildcards.dataset, experiment, chunk_id(index))
         for experiment in qualitative_experiments(wildcards)
-        for pair in qualitative_objects(wildcards)
+        for index in chunks
     ]
 
 

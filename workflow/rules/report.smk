@@ -1,4 +1,4 @@
-# Tables and figures: everything the paper prints, from the per-object rows.
+# Tables and figures: everything the paper prints, from the per-object rows of the chunks.
 
 
 rule table:
@@ -49,7 +49,7 @@ rule paper_comparison:
 rule figure_qualitative:
     """Input points, each experiment's mesh and the ground truth, for a few test objects."""
     input:
-        meshes=qualitative_meshes,
+        manifests=qualitative_manifests,
         data=ds_ready,
     output:
         png=report(
