@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine:
 #   make test   create .venv (once), install alto into it, run the test suite
+#   make test-fast   the unit tests only: no training, workflow, SLURM cluster or bench (tests marked slow)
 #   make demo   same environment, then run the Snakemake workflow on the demo data
 #
 # TORCH selects the PyTorch build, e.g. `make test TORCH="torch==2.13.0"` (the default,
@@ -16,7 +17,7 @@ BIN := $(VENV)/bin
 TORCH_TAG := $(shell printf '%s' '$(TORCH)' | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.alto-installed-$(TORCH_TAG)
 
-.PHONY: test demo install lint clean-venv gpu-wheels gpu-check
+.PHONY: test test-fast demo install lint clean-venv gpu-wheels gpu-check
 
 install: $(STAMP)
 
@@ -30,6 +31,9 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(CORES) $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(CORES) -m "not slow" $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES) all

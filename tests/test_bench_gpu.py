@@ -126,6 +126,7 @@ def test_a_failing_stage_is_recorded_and_the_next_one_runs(tmp_path: Path) -> No
     assert stages["env"]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_a_fit_cut_short_by_its_time_box_still_times_the_generation(tmp_path: Path) -> None:
     """The fit stops after its first step (``training.exit_after``): no validation, no best
     model, and the generation is timed all the same."""

@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import trimesh
 from test_train import tiny_config
 
 from alto.cli.main import main as alto_main
 from alto.data.demo import DemoResult
 from alto.data.layout import read_split
+
+pytestmark = pytest.mark.slow  # every test trains a model first
 
 
 def test_train_generate_evaluate_from_the_command_line(tmp_path: Path, demo_dataset: DemoResult) -> None:

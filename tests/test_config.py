@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
+import logging
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+import alto.mesh.lattice
+import alto.ops
 from alto.cli.main import main as alto_main
 from alto.config import (
-    default_config,
+    DEFAULT_CONFIG_PATH,
+    experiment_schema,
     load_config,
     merge_configs,
+    no_effect_keys,
     parse_dotted_overrides,
     validate_config,
 )
+from alto.config.defaults import DEFAULT_PADDING, DEFAULT_SEED
+from alto.data.build import data_options
 from alto.errors import ConfigError
+from alto.geometry import UNIT_CUBE_PADDING
+from alto.mesh import extractor_from_config
+from alto.models import build_model
+from alto.models.catalog import input_profile
+from alto.reconstruction import Reconstructor
+from alto.train.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,7 +125,8 @@ def upstream_checkout(tmp_path: Path) -> Path:
 
 
 def test_default_config_is_valid() -> None:
-    cfg = default_config()
+    cfg = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    validate_config(cfg, source=str(DEFAULT_CONFIG_PATH))
     assert cfg["data"]["padding"] == pytest.approx(0.1)
     assert set(cfg) >= {"data", "model", "training", "test", "generation"}
 
@@ -300,3 +317,74 @@ def test_a_missing_package_parent_is_named_in_the_error(tmp_path: Path) -> None:
     child = write(tmp_path / "child.yaml", {"inherit_from": "alto:models/configs/nothing.yaml"})
     with pytest.raises(ConfigError, match=r"no config 'alto:models/configs/nothing.yaml' in the alto package"):
         load_config(child)
+
+
+#: a valid value of each schema type, for configs that carry every no-effect key
+SAMPLE_VALUES = {"boolean": True, "integer": 3, "number": 0.25, "string": "upstream", "null": None}
+
+
+def _no_effect_sections(schema: dict, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every object section of the schema that has keys marked "(upstream ..., unused)"."""
+    found = [path] if no_effect_keys(*path) else []
+    for name, spec in schema.get("properties", {}).items():
+        if "properties" in spec:
+            found += _no_effect_sections(spec, (*path, name))
+    return found
+
+
+def _sample(spec: dict) -> object:
+    if "$ref" in spec:
+        return None
+    kind = spec["type"]
+    return SAMPLE_VALUES[kind[0] if isinstance(kind, list) else kind]
+
+
+def test_upstream_keys_marked_unused_load_and_have_no_effect(caplog: pytest.LogCaptureFixture) -> None:
+    """The schema's promise: keys marked "(upstream, unused)" are accepted and change nothing."""
+    plain = load_config(REPO / "config" / "experiments" / "demo_alto_rooms.yaml")
+    carrying = copy.deepcopy(plain)
+    sections = _no_effect_sections(experiment_schema())
+    assert ("model",) in sections and ("model", "decoder_kwargs") in sections
+    for path in sections:
+        schema, target = experiment_schema(), carrying
+        for key in path:
+            schema, target = schema["properties"][key], target.setdefault(key, {})
+        target.update({key: _sample(schema["properties"][key]) for key in no_effect_keys(*path)})
+    assert carrying["model"]["local_coord"] is True and carrying["model"]["pos_encoding"] == "upstream"
+    validate_config(carrying, source="carrying.yaml")
+    with caplog.at_level(logging.INFO, logger="alto.models.build"):
+        model = build_model(carrying)
+    assert "model.local_coord=True has no effect" in caplog.text
+    assert "model.decoder_kwargs.gaussian_val=0.25 has no effect" in caplog.text
+    expected = build_model(plain).state_dict()
+    assert all(torch.equal(value, expected[name]) for name, value in model.state_dict().items())
+    assert model.state_dict().keys() == expected.keys()
+    assert extractor_from_config(carrying) == extractor_from_config(plain)
+
+
+def _property_specs(schema: dict) -> list[tuple[str, dict]]:
+    specs = []
+    for name, spec in schema.get("properties", {}).items():
+        specs += [(name, spec), *_property_specs(spec)]
+    return specs
+
+
+def test_schema_descriptions_are_whole_strings() -> None:
+    """An unquoted comma in a YAML flow mapping splits a description into a bogus key."""
+    specs = _property_specs(experiment_schema())
+    split = [(name, sorted(key for key, value in spec.items() if value is None)) for name, spec in specs]
+    assert [entry for entry in split if entry[1]] == []
+
+
+def test_code_defaults_are_the_packaged_ones(tmp_path: Path) -> None:
+    """Code given a partial config falls back to the same values a loaded config carries."""
+    loaded = load_config(write(tmp_path / "minimal.yaml", {"training": {"out_dir": str(tmp_path)}}))
+    partial = {"data": {"path": loaded["data"]["path"], "input_type": loaded["data"]["input_type"]}}
+    options = data_options(partial)
+    assert {key: options[key] for key in loaded["data"]} == loaded["data"]
+    assert input_profile(partial) == input_profile(loaded)
+    without_seed = {key: value for key, value in loaded.items() if key != "seed"}
+    assert TrainSettings.from_config(without_seed).seed == loaded["seed"] == DEFAULT_SEED
+    assert DEFAULT_PADDING == loaded["data"]["padding"]
+    assert alto.ops.DEFAULT_PADDING == alto.mesh.lattice.DEFAULT_PADDING == UNIT_CUBE_PADDING == DEFAULT_PADDING
+    assert inspect.signature(Reconstructor).parameters["seed"].default == DEFAULT_SEED

@@ -14,6 +14,7 @@ from alto.eval.evaluator import evaluate_object
 from alto.eval.metrics import FAILURE_PENALTIES, METRIC_NAMES
 from alto.eval.sampling import sample_surface
 from alto.eval.tables import (
+    GENERATION_SECONDS,
     MEAN_OF_CLASSES,
     MEAN_OF_OBJECTS,
     ROW_COLUMNS,
@@ -164,18 +165,18 @@ def test_failed_flag_must_be_boolean():
 
 def test_tables_per_experiment_average_extra_columns():
     rows = [
-        {**make_row("c", "m1", 0.8), "experiment": "alto", "generation_seconds": 2.0},
-        {**make_row("c", "m2", 0.6), "experiment": "alto", "generation_seconds": 4.0},
-        {**make_row("c", "m1", 0.4), "experiment": "convonet", "generation_seconds": 1.0},
-        {**make_row("c", "m2", None), "experiment": "convonet", "generation_seconds": 3.0},
+        {**make_row("c", "m1", 0.8), "experiment": "alto", GENERATION_SECONDS: 2.0},
+        {**make_row("c", "m2", 0.6), "experiment": "alto", GENERATION_SECONDS: 4.0},
+        {**make_row("c", "m1", 0.4), "experiment": "convonet", GENERATION_SECONDS: 1.0},
+        {**make_row("c", "m2", None), "experiment": "convonet", GENERATION_SECONDS: 3.0},
     ]
-    table = aggregate_rows(rows, keys=["experiment"], extra_means=["generation_seconds"])
+    table = aggregate_rows(rows, keys=["experiment"], extra_means=[GENERATION_SECONDS])
     assert table.index.names == ["experiment", "class"]
     assert table.loc[("alto", MEAN_OF_CLASSES), "iou"] == pytest.approx(0.7)
     assert table.loc[("convonet", "c"), "iou"] == pytest.approx(0.2)
     assert table.loc[("convonet", "c"), "n_failed"] == 1
-    assert table.loc[("alto", MEAN_OF_OBJECTS), "generation_seconds"] == pytest.approx(3.0)
-    assert table.loc[("convonet", "c"), "generation_seconds"] == pytest.approx(2.0)
+    assert table.loc[("alto", MEAN_OF_OBJECTS), GENERATION_SECONDS] == pytest.approx(3.0)
+    assert table.loc[("convonet", "c"), GENERATION_SECONDS] == pytest.approx(2.0)
     with pytest.raises(InputError, match=r"c/m1 \(experiment alto\) appears twice"):
         aggregate_rows([*rows, rows[0]], keys=["experiment"])
     with pytest.raises(InputError, match="no column"):

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from mesh_helpers import same_surface
 
 from alto.errors import ConfigError, InputError
 from alto.mesh import (
@@ -21,7 +22,6 @@ from alto.mesh import (
     logit,
 )
 from alto.mesh.analytic import Box, Sphere, Torus, Union, occupancy_field, surface_points
-from alto.mesh.base import same_surface
 from alto.mesh.dense import sample_dense
 from alto.mesh.field import FieldEvaluator
 from alto.mesh.lattice import unit_box_lattice

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import trimesh
+from mesh_helpers import face_table, same_surface
 
+from alto.config import load_config
 from alto.errors import ConfigError, InputError
 from alto.mesh import (
     DenseExtractor,
@@ -24,7 +27,6 @@ from alto.mesh import (
     save_generation,
     write_mesh,
 )
-from alto.mesh.base import face_table, same_surface
 from alto.mesh.field import FieldEvaluator
 from alto.mesh.marching import grid_to_mesh
 
@@ -214,3 +216,26 @@ def test_config_selects_alto_or_explicit_settings() -> None:
     cfg["generation"]["extractor"] = "poco"
     with pytest.raises(ConfigError, match=r"generation\.extractor must be"):
         extractor_from_config(cfg)
+
+
+EXPERIMENTS_DIR = Path(__file__).parents[1] / "config" / "experiments"
+PUBLISHED_EXPERIMENTS = sorted([*EXPERIMENTS_DIR.glob("alto_*.yaml"), *EXPERIMENTS_DIR.glob("convonet_*.yaml")])
+
+
+def test_auto_extractor_follows_the_model_family() -> None:
+    """An alternating encoder with the plain decoder is ALTO's model: "auto" grows regions."""
+    cfg = {"model": {"decoder": "simple_local", "alternating": True}, "test": {"threshold": 0.2}}
+    assert extractor_from_config(cfg) == alto_extractor()
+    cfg["model"] = {"decoder": "simple_local", "encoder_kwargs": {"unet3d_kwargs": {"is_unet": True}}}
+    assert extractor_from_config(cfg) == alto_extractor()
+    cfg["model"] = {"decoder": "simple_local_attention_sub", "alternating": False}
+    assert isinstance(extractor_from_config(cfg), MiseExtractor)
+
+
+@pytest.mark.parametrize("path", PUBLISHED_EXPERIMENTS, ids=lambda p: p.stem)
+def test_published_experiments_keep_their_extractor(path: Path) -> None:
+    extractor = extractor_from_config(load_config(path))
+    if path.stem.startswith("alto_"):
+        assert extractor == alto_extractor()
+    else:
+        assert isinstance(extractor, MiseExtractor) and extractor.level == pytest.approx(logit(0.2))

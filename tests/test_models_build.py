@@ -11,7 +11,7 @@ import torch
 
 from alto.config import load_config
 from alto.errors import ConfigError
-from alto.models import AttentionDecoder, LocalDecoder, build_model
+from alto.models import ALTO, CONVONET, AttentionDecoder, LocalDecoder, build_model, model_family
 from alto.models.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,14 +109,15 @@ def test_unsupported_names_list_the_supported_ones(key, value, expected):
 @pytest.mark.parametrize(
     ("section", "changes", "named"),
     [
-        ("encoder_kwargs", {"local_coord": True}, "local_coord"),
+        ("encoder_kwargs", {"padding": 0.1, "local_coord": True}, "padding"),
         ("encoder_kwargs", {"c_dim": 4}, "c_dim"),
         ("encoder_kwargs.unet_kwargs", {"in_channels": 4}, "in_channels"),
-        ("decoder_kwargs", {"gaussian_val": 0.1, "num_iterations": 2}, "gaussian_val"),
+        ("decoder_kwargs", {"c_dim": 4, "gaussian_val": 0.1, "num_iterations": 2}, "c_dim"),
     ],
 )
 def test_unsupported_kwargs_are_named(section, changes, named):
-    with pytest.raises(ConfigError, match=rf"model\.{section}.*\['{named}'"):
+    """Only the unsupported key is named, not the upstream ones that have no effect."""
+    with pytest.raises(ConfigError, match=rf"model\.{section}.*: \['{named}'\];"):
         build_model(_with(tiny_planes(), section, **changes))
 
 
@@ -230,3 +231,14 @@ def test_initialisation_follows_upstream_schemes():
     assert torch.count_nonzero(conv.bias) == 0  # 2D U-Net: Xavier weights, zero bias
     fan_in, fan_out = conv.in_channels * 9, conv.out_channels * 9
     assert conv.weight.std().item() == pytest.approx((2 / (fan_in + fan_out)) ** 0.5, rel=0.25)
+
+
+def test_model_family_is_the_one_rule_for_alto():
+    cfg = tiny_planes()
+    assert model_family(cfg) == CONVONET
+    assert model_family(_with(cfg, "", decoder="simple_local_attention_sub")) == ALTO
+    assert model_family(_with(cfg, "", alternating=True)) == ALTO
+    assert model_family(_with(cfg, "encoder_kwargs", unet3d_kwargs={"is_unet": True})) == ALTO
+    assert model_family(_with(cfg, "", decoder="simple_local_attention_sub", alternating=False)) == CONVONET
+    with pytest.raises(ConfigError, match=r"model\.alternating.*'yes'"):
+        model_family(_with(cfg, "", alternating="yes"))

@@ -252,6 +252,7 @@ def test_a_model_argument_is_a_file_a_published_name_or_an_experiment(
         resolve_checkpoint("my_experiment_2", results)
 
 
+@pytest.mark.slow
 def test_reconstruct_by_name_from_an_empty_cache_then_offline(
     cache: Path, server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

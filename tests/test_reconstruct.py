@@ -118,6 +118,7 @@ def assert_lands_on(mesh: trimesh.Trimesh, points: np.ndarray, tolerance: float)
 INPUT_FILES = ["scan.ply", "scan_normals.ply", "scan.xyz", "scan.txt", "scan.npz", "scan.npy", "scan.obj"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", INPUT_FILES)
 def test_object_from_every_input_format_lands_where_the_input_is(
     name: str, object_model: Path, demo_dataset: DemoResult, tmp_path: Path
@@ -131,6 +132,7 @@ def test_object_from_every_input_format_lands_where_the_input_is(
     assert_lands_on(trimesh.load(output, process=False), points, tolerance=0.15)
 
 
+@pytest.mark.slow
 def test_reconstruction_follows_the_input_frame_exactly(object_model: Path, demo_dataset: DemoResult) -> None:
     points, _ = surface_points(demo_dataset, "objects", "04379243")
     model = load_checkpoint(object_model)["model"]
@@ -142,6 +144,7 @@ def test_reconstruction_follows_the_input_frame_exactly(object_model: Path, demo
     np.testing.assert_allclose(there.vertices, here.vertices * SCALE + OFFSET, atol=1e-6 * SCALE)
 
 
+@pytest.mark.slow
 def test_python_api_takes_arrays_and_checkpoint_paths(object_model: Path, demo_dataset: DemoResult) -> None:
     points, _ = surface_points(demo_dataset, "objects", "03001627")
     mesh = alto.reconstruct(points + OFFSET, object_model, resolution=32)
@@ -149,6 +152,7 @@ def test_python_api_takes_arrays_and_checkpoint_paths(object_model: Path, demo_d
     assert_lands_on(mesh, points + OFFSET, tolerance=0.15)
 
 
+@pytest.mark.slow
 def test_room_keeps_its_scale_and_a_larger_scene_uses_the_sliding_window(
     room_model: Path, demo_dataset: DemoResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -166,6 +170,7 @@ def test_room_keeps_its_scale_and_a_larger_scene_uses_the_sliding_window(
     assert_lands_on(trimesh.load(output, process=False), points * 2.0 + OFFSET, tolerance=0.2)
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_clear_errors_and_leave_the_output_alone(
     object_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -206,6 +211,7 @@ def test_a_few_broken_points_are_dropped_with_a_warning(caplog: pytest.LogCaptur
         clean_points(np.zeros((10, 2)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", INPUT_FILES)
 def test_room_from_every_input_format_lands_where_the_input_is(
     name: str, room_model: Path, demo_dataset: DemoResult, tmp_path: Path
@@ -218,6 +224,7 @@ def test_room_from_every_input_format_lands_where_the_input_is(
     assert_lands_on(trimesh.load(output, process=False), points + OFFSET, tolerance=0.2)
 
 
+@pytest.mark.slow
 def test_model_by_experiment_name(
     object_model: Path, demo_dataset: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,6 +239,7 @@ def test_model_by_experiment_name(
     assert_lands_on(trimesh.load(tmp_path / "out.ply", process=False), points, tolerance=0.15)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_architecture_names_the_mismatch(
     object_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -301,6 +309,7 @@ def test_scenes_at_the_wrong_scale_are_warned_about() -> None:
         assert [w[: len(e)] for w, e in zip(found, expected, strict=True)] == expected
 
 
+@pytest.mark.slow
 def test_reconstruct_logs_the_frame_and_the_subsampling(object_model: Path, demo_dataset: DemoResult,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     points, _ = surface_points(demo_dataset, "objects", "03001627")

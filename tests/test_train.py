@@ -89,6 +89,7 @@ def test_batches_are_deterministic_resumable_and_shared_between_ranks() -> None:
     assert EpochBatchSampler.batches_per_epoch(9, 4, world_size=2) == 2  # a last batch of 1 is dropped
 
 
+@pytest.mark.slow
 def test_restart_continues_exactly_as_if_never_stopped(tmp_path: Path, demo_dataset: DemoResult) -> None:
     """2N iterations straight == N, stop, N more (over an epoch boundary, with the cosine
     schedule), in deterministic mode."""
@@ -107,6 +108,7 @@ def test_restart_continues_exactly_as_if_never_stopped(tmp_path: Path, demo_data
     assert lrs[0] == lrs[1] < 1e-3
 
 
+@pytest.mark.slow
 def test_crash_after_a_checkpoint_resumes_from_it(
     tmp_path: Path, demo_dataset: DemoResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,6 +133,7 @@ def test_crash_after_a_checkpoint_resumes_from_it(
     assert [int(r["it"]) for r in rows] == [1, 2, 3, 4, 5]  # no duplicates from the lost run
 
 
+@pytest.mark.slow
 def test_records_best_model_and_summary(tmp_path: Path, demo_dataset: DemoResult) -> None:
     run = tmp_path / "run"
     result = train(load_config(tiny_config(tmp_path, demo_dataset, max_iters=5, validate_every=2)))
@@ -146,6 +149,7 @@ def test_records_best_model_and_summary(tmp_path: Path, demo_dataset: DemoResult
     assert best["config"]["model"]["decoder"] == "simple_local_attention_sub"  # rebuildable on its own
 
 
+@pytest.mark.slow
 def test_exit_after_saves_and_reports_early_stop(tmp_path: Path, demo_dataset: DemoResult) -> None:
     from alto.cli.main import main as alto_main
 
@@ -156,6 +160,7 @@ def test_exit_after_saves_and_reports_early_stop(tmp_path: Path, demo_dataset: D
     assert not (tmp_path / "run" / "train_summary.json").exists()  # the workflow sees an unfinished run
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path: Path, demo_dataset: DemoResult) -> None:
     """torchrun with 2 gloo processes: replicas stay identical (checked by the trainer at the end)
     and equal one process with the same global batch, up to float summation order.
@@ -185,6 +190,7 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path, demo_dataset: DemoR
     assert summary["iterations"] == 3
 
 
+@pytest.mark.slow
 def test_bf16_autocast_and_channels_last_train(tmp_path: Path, demo_dataset: DemoResult) -> None:
     """The CUDA-oriented options also run on the CPU (bf16 autocast, channels-last weights)."""
     config = tiny_config(tmp_path, demo_dataset, max_iters=2, precision="bf16", channels_last=True)

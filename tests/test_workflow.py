@@ -25,6 +25,9 @@ import torch
 import yaml
 
 from alto.data.demo import DemoResult
+from alto.data.scannet import list_scenes
+
+pytestmark = pytest.mark.slow  # every test runs Snakemake in a subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIGS = ["config.yaml", "paper.yaml", "pretrained.yaml", "test.yaml"]
@@ -127,7 +130,6 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     assert "experiments.test_alto_objects.dataset: unknown dataset 'shapenett'" in result.stdout + result.stderr
 
 
-@pytest.mark.slow
 def test_tiny_config_runs_the_whole_chain_and_reruns_only_what_changed(tmp_path: Path) -> None:
     workdir = fresh_workdir(tmp_path)
     result = snakemake(workdir, "all")
@@ -417,3 +419,18 @@ def test_train_rule_launches_ddp_when_given_two_gpus(tmp_path: Path) -> None:
     assert "launching 2 processes" in log and "--nproc-per-node=2" in log
     summary = yaml.safe_load((workdir / target).read_text())
     assert summary["iterations"] == 3
+
+
+def test_scannet_scenes_are_those_alto_lists(tmp_path: Path) -> None:
+    """The workflow asks alto which scene folders there are: hidden folders are not scenes."""
+    workdir = fresh_workdir(tmp_path)
+    scans = workdir / "data" / "scannet" / "scans"
+    for folder in ("scene0000_00", "scene0001_00", ".ipynb_checkpoints"):
+        (scans / folder).mkdir(parents=True)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["scannet"] = {"source": "scannet", "scans": "data/scannet/scans",
+                                     "path": "data/scannet/processed", "kind": "scenes"}
+    result = snakemake(workdir, "-n", "results/datasets/scannet.json",
+                       config=write_config(workdir, "scannet.yaml", config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr)["scannet_scene"] == len(list_scenes(scans)) == 2

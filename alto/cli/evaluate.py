@@ -19,13 +19,10 @@ from typing import Any
 
 from alto.cli.generate import ProgressLog, prefetched, split_object
 from alto.config import load_config, parse_dotted_overrides
+from alto.config.defaults import DEFAULT_SEED
 from alto.errors import InputError
 
 log = logging.getLogger(__name__)
-
-#: Row column holding the generation time of the object (from the generator's record).
-GENERATION_SECONDS = "generation_seconds"
-
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
@@ -60,7 +57,14 @@ def _generation_seconds(record: Path) -> float:
 def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
     """Run ``alto evaluate``; returns the exit code."""
     from alto.data import build_dataset
-    from alto.eval import aggregate_rows, evaluate_object, rng_for_object, write_rows_csv, write_table_csv
+    from alto.eval import (
+        GENERATION_SECONDS,
+        aggregate_rows,
+        evaluate_object,
+        rng_for_object,
+        write_rows_csv,
+        write_table_csv,
+    )
     from alto.eval.evaluator import EvalSettings
 
     args = _parser(prog).parse_args(argv)
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
 
     mesh_root = Path(args.meshes or Path(cfg["training"]["out_dir"]) / cfg["generation"]["generation_dir"])
     suffix = "." + cfg["generation"].get("mesh_format", "ply")
-    seed = int(cfg.get("seed", 0))
+    seed = int(cfg.get("seed", DEFAULT_SEED))
     selected = wanted or list(index)
     progress = ProgressLog(len(selected), log)
     rows = []

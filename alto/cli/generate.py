@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from alto.config import load_config, parse_dotted_overrides
+from alto.devices import AUTO, DEVICE_HELP, resolve_device
 from alto.errors import InputError
 from alto.io import atomic_write
 
@@ -53,7 +54,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="skip objects whose mesh and record exist and were made by this checkpoint and config")
     parser.add_argument("--manifest", help="JSON list of the objects and their meshes, written when all are done")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default=AUTO, help=DEVICE_HELP)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
     return parser
@@ -152,8 +153,6 @@ def write_manifest(path: Path, objects: Iterable[tuple[str, str]], meshes: Itera
 
 def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     """Run ``alto generate``; returns the exit code."""
-    import torch
-
     from alto.data import build_dataset
     from alto.mesh import save_generation
     from alto.mesh.registry import generator_from_config
@@ -161,6 +160,7 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     from alto.models.zoo import resolve_checkpoint
 
     args = _parser(prog).parse_args(argv)
+    device = resolve_device(args.device)  # before any work: a missing GPU is a clear error, not torch's
     cfg = load_config(args.config, overrides=[parse_dotted_overrides(args.overrides)])
     out_root = Path(cfg["training"]["out_dir"])
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else out_root / cfg["test"]["model_file"]
@@ -188,8 +188,6 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
             todo.append((pair, mesh_path))
 
     if todo:
-        device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
-        device = "cpu" if device == "auto" else device
         model = load_checkpoint(checkpoint, cfg=cfg, map_location=device)["model"]
         generator = generator_from_config(cfg, model, device)
         for ((category, model_name), mesh_path), sample in prefetched(todo, lambda job: dataset[index[job[0]]]):

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from alto.config.defaults import DEFAULT_SEED
+from alto.devices import AUTO, DEVICE_HELP, resolve_device
 from alto.errors import InputError
 from alto.reconstruction.api import MODES
 
@@ -44,16 +46,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--resolution", type=int,
                         help="final grid resolution (scene sliding window: lattice points per unit length)")
     parser.add_argument("--points", type=int, help="points given to the model (default: as many as it was trained on)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the point subsampling")
+    parser.add_argument("--device", default=AUTO, help=DEVICE_HELP)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the point subsampling")
     return parser
 
 
 def main(argv: Sequence[str] | None, prog: str = "alto reconstruct") -> int:
     """Run ``alto reconstruct``; returns the exit code."""
     args = _parser(prog).parse_args(argv)
+    device = resolve_device(args.device)  # before any work: a missing GPU is a clear error, not torch's
 
-    import torch
     from tqdm import tqdm
 
     from alto.mesh import MESH_SUFFIXES, write_mesh
@@ -63,7 +65,6 @@ def main(argv: Sequence[str] | None, prog: str = "alto reconstruct") -> int:
     if output.suffix.lower() not in MESH_SUFFIXES:  # checked before minutes of work, not after
         raise InputError(f"{output}: unsupported mesh format {output.suffix!r}; use one of {', '.join(MESH_SUFFIXES)}")
     points = read_point_cloud(args.input)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     model = load_model(args.model, args.config, device=device)
     reconstructor = Reconstructor(model, mode=args.mode, method=args.method, resolution=args.resolution,
                                   points=args.points, scale=args.scale, device=device, seed=args.seed)

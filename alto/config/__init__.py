@@ -7,10 +7,10 @@ See :mod:`alto.config.loader` for the rules, ``default.yaml`` for the defaults a
 from alto.config.loader import (
     DEFAULT_CONFIG_PATH,
     INHERIT_KEY,
-    default_config,
     experiment_schema,
     load_config,
     merge_configs,
+    no_effect_keys,
     parse_dotted_overrides,
     validate_config,
 )
@@ -18,10 +18,10 @@ from alto.config.loader import (
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "INHERIT_KEY",
-    "default_config",
     "experiment_schema",
     "load_config",
     "merge_configs",
+    "no_effect_keys",
     "parse_dotted_overrides",
     "validate_config",
 ]

@@ -39,15 +39,17 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "INHERIT_KEY",
     "PACKAGE_PARENT_PREFIX",
-    "default_config",
     "experiment_schema",
     "load_config",
     "merge_configs",
+    "no_effect_keys",
     "parse_dotted_overrides",
     "validate_config",
 ]
 
 INHERIT_KEY = "inherit_from"
+#: how the schema marks upstream keys that are accepted and have no effect: "(upstream, unused)"
+NO_EFFECT_MARK = "unused)"
 #: ``inherit_from`` prefix of a parent that ships inside the ``alto`` package
 PACKAGE_PARENT_PREFIX = "alto:"
 DEFAULT_CONFIG_PATH = Path(str(resources.files("alto.config") / "default.yaml"))
@@ -167,11 +169,17 @@ def experiment_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
-def default_config() -> dict[str, Any]:
-    """The packaged defaults, validated (a fresh copy each call)."""
-    cfg = _read_yaml(DEFAULT_CONFIG_PATH)
-    validate_config(cfg, source=str(DEFAULT_CONFIG_PATH))
-    return cfg
+@functools.cache
+def no_effect_keys(*section: str) -> frozenset[str]:
+    """The keys of config ``section`` (e.g. ``"model", "decoder_kwargs"``) that the schema
+    marks "(upstream ..., unused)": published configs carry them and alto ignores them,
+    so the schema is the one list of them."""
+    node = experiment_schema()
+    for key in section:
+        node = node["properties"][key]
+    return frozenset(
+        name for name, spec in node["properties"].items() if NO_EFFECT_MARK in str(spec.get("description", ""))
+    )
 
 
 def _origin(path: KeyPath, provenance: Provenance | None, fallback: str) -> str:

@@ -21,6 +21,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from alto.config.defaults import DATA_DEFAULTS, DEFAULT_SEED
 from alto.data.dataset import MODES, ShapeDataset
 from alto.data.fields import Field, IndexField, PartialPointCloudField, PointCloudField, PointsField
 from alto.data.transforms import Compose, PointcloudNoise, SubsamplePointcloud, SubsamplePoints
@@ -34,28 +35,12 @@ INPUT_TYPES: dict[str, type[PointCloudField]] = {
     "partial_pointcloud": PartialPointCloudField,
 }
 
-#: The ``data`` values of upstream ConvONet/ALTO ``configs/default.yaml``, used for
-#: keys a config leaves out (``path`` and ``input_type`` have no usable default).
-UPSTREAM_DATA_DEFAULTS: dict[str, Any] = {
-    "dataset": "Shapes3D",
-    "classes": None,
-    "train_split": "train",
-    "val_split": "val",
-    "test_split": "test",
-    "dim": 3,
-    "points_file": "points.npz",
-    "points_iou_file": "points.npz",
-    "multi_files": None,
-    "points_subsample": 1024,
-    "points_unpackbits": True,
-    "pointcloud_file": "pointcloud.npz",
-    "pointcloud_chamfer_file": "pointcloud.npz",
-    "pointcloud_n": 256,
-    "pointcloud_noise": 0.05,
-    "padding": 0.1,
-}
-
 _REQUIRED = ("path", "input_type")
+
+#: The ``data`` values of upstream ConvONet/ALTO ``configs/default.yaml`` (the packaged
+#: ``default.yaml``), used for keys a config leaves out; ``path`` and ``input_type`` have
+#: no usable default.
+UPSTREAM_DATA_DEFAULTS: dict[str, Any] = {k: v for k, v in DATA_DEFAULTS.items() if k not in _REQUIRED}
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
@@ -142,13 +127,13 @@ def _fields(d: Mapping[str, Any], mode: str) -> dict[str, Field]:
 def build_dataset(cfg: Mapping[str, Any], mode: str, seed: int | None = None) -> ShapeDataset:
     """The dataset of ``mode`` ('train', 'val' or 'test') described by ``cfg['data']``.
 
-    ``seed`` defaults to ``cfg['seed']`` (0 if absent); see
+    ``seed`` defaults to ``cfg['seed']`` (the packaged default if absent); see
     :class:`~alto.data.dataset.ShapeDataset` for how items are seeded.
     """
     if mode not in MODES:
         raise ConfigError(f"dataset mode: got {mode!r}; expected one of {', '.join(MODES)}")
     d = data_options(cfg)
-    seed = cfg.get("seed", 0) if seed is None else seed
+    seed = cfg.get("seed", DEFAULT_SEED) if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ConfigError(f"seed: got {seed!r}; expected a non-negative integer")
     return ShapeDataset(

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from alto.config.defaults import DEFAULT_SEED
 from alto.data.fields import Field
 from alto.data.layout import Category, list_categories, read_metadata, read_split
 from alto.data.seeding import make_rng
@@ -66,7 +67,7 @@ class ShapeDataset:
         split: str | None,
         categories: Sequence[str] | None = None,
         mode: str = "test",
-        seed: int = 0,
+        seed: int = DEFAULT_SEED,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from alto.config.defaults import DEFAULT_SEED
 from alto.data.download.install import write_metadata
 from alto.errors import DataError, InputError
 from alto.geometry.normalize import bbox_loc_scale, from_unit_frame, to_unit_frame
@@ -85,8 +86,6 @@ FLOOR_LEVEL = -0.5
 #: Surface points sampled per scene (upstream's ``sample_points`` default).
 DEFAULT_N_POINTS = 100_000
 
-#: Seed of the per-scene generators when none is given.
-DEFAULT_SEED = 0
 
 #: Category folder of the output (ConvONet's README: use ``classes: ['scenes']``).
 SCENES_CATEGORY = "scenes"

@@ -30,6 +30,7 @@ from alto.eval.sampling import (
     sample_surface_without_walls,
 )
 from alto.eval.tables import (
+    GENERATION_SECONDS,
     MEAN_OF_CLASSES,
     MEAN_OF_OBJECTS,
     ROW_COLUMNS,
@@ -44,6 +45,7 @@ __all__ = [
     "CHAMFER_L1_SCALES",
     "FAILURE_PENALTIES",
     "FSCORE_THRESHOLDS",
+    "GENERATION_SECONDS",
     "MEAN_OF_CLASSES",
     "MEAN_OF_OBJECTS",
     "METRIC_NAMES",

@@ -20,6 +20,7 @@ from alto.eval.metrics import CHAMFER_L1_SCALES, METRIC_NAMES
 from alto.io import atomic_write
 
 __all__ = [
+    "GENERATION_SECONDS",
     "MEAN_OF_CLASSES",
     "MEAN_OF_OBJECTS",
     "OPTIONAL_METRICS",
@@ -46,6 +47,10 @@ ROW_COLUMNS: tuple[str, ...] = (
     "remove_wall",
     *_COUNT_COLUMNS,
 )
+
+#: Column of a per-object row holding the object's generation time (from the generator's
+#: record), averaged like a metric in the tables.
+GENERATION_SECONDS = "generation_seconds"
 
 #: Label of the table row holding the mean of the per-class means (the paper's "mean").
 MEAN_OF_CLASSES = "mean_of_classes"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from alto.config.defaults import DEFAULT_PADDING
+
 __all__ = ["UNIT_CUBE_PADDING", "sample_mesh_surface", "uniform_box_points"]
 
-#: Total padding of the unit cube for occupancy samples: [-0.5, 0.5]^3 grows to
-#: [-0.55, 0.55]^3 (Occupancy Networks' ``points_padding`` = ConvONet's ``data.padding``).
-UNIT_CUBE_PADDING = 0.1
+#: Total padding of the unit cube for occupancy samples (Occupancy Networks' ``points_padding``,
+#: the same value as ConvONet's ``data.padding``).
+UNIT_CUBE_PADDING = DEFAULT_PADDING
 
 
 def uniform_box_points(n: int, rng: np.random.Generator, padding: float = UNIT_CUBE_PADDING) -> np.ndarray:

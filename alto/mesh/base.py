@@ -37,10 +37,8 @@ __all__ = [
     "LatticeExtractor",
     "SurfaceSettings",
     "empty_mesh",
-    "face_table",
     "make_mesh",
     "require_int",
-    "same_surface",
 ]
 
 logger = logging.getLogger(__name__)
@@ -111,27 +109,6 @@ def make_mesh(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
     if len(faces) == 0:
         return empty_mesh()
     return trimesh.Trimesh(vertices, faces, process=False)
-
-
-def face_table(mesh: trimesh.Trimesh, decimals: int = 6) -> np.ndarray:
-    """Faces as rows of their 9 rounded vertex coordinates, in a canonical order.
-
-    Each face starts at its corner with the smallest coordinate sum (keeping its
-    orientation) and rows are sorted, so two meshes with the same triangles give the
-    same table whatever their vertex and face numbering.
-    """
-    corners = np.round(np.asarray(mesh.vertices)[np.asarray(mesh.faces)], decimals)
-    first = np.argmin(corners.sum(axis=2), axis=1)
-    order = (first[:, None] + np.arange(3)) % 3
-    rows = np.take_along_axis(corners, order[:, :, None], axis=1).reshape(len(corners), 9)
-    return rows[np.lexsort(rows.T[::-1])]
-
-
-def same_surface(a: trimesh.Trimesh, b: trimesh.Trimesh, tolerance: float = 1e-5) -> bool:
-    """Whether two meshes have the same oriented triangles, up to ``tolerance``."""
-    if a.faces.shape != b.faces.shape:
-        return False
-    return bool(np.allclose(face_table(a), face_table(b), rtol=0, atol=tolerance))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import trimesh
 
+from alto.devices import resolve_device
 from alto.errors import InputError
 from alto.mesh.base import LatticeExtractor
 from alto.mesh.lattice import check_points
@@ -83,9 +84,7 @@ class MeshGenerator:
         extractor: LatticeExtractor | SlidingWindow,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"device {device!r} was asked for but CUDA is not available")
+        self.device = resolve_device(device, source="generation device")
         if isinstance(model, torch.nn.Module):
             model = model.to(self.device)
         self.model = model

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from alto.config.defaults import DEFAULT_PADDING
 from alto.errors import ConfigError, InputError
 
 __all__ = [
@@ -29,9 +30,6 @@ __all__ = [
     "unit_box_lattice",
 ]
 
-#: Total padding of the unit cube (``data.padding`` of the upstream configs): the
-#: training frame and ConvONet's extraction box are ``[-0.55, 0.55]^3``.
-DEFAULT_PADDING = 0.1
 
 #: ``"unit"``: the padded unit cube; ``"input_bbox"``: the inputs' cubic bounding box.
 BoxKind = Literal["unit", "input_bbox"]

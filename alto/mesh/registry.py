@@ -26,6 +26,7 @@ from alto.mesh.region_growing import (
     RegionGrowingExtractor,
 )
 from alto.mesh.sliding import SlidingWindow
+from alto.models.build import ALTO, CONVONET, model_family
 
 __all__ = [
     "ALTO_THRESHOLD",
@@ -45,10 +46,9 @@ EXTRACTORS: dict[str, type[LatticeExtractor]] = {
     cls.name: cls for cls in (DenseExtractor, MiseExtractor, RegionGrowingExtractor)
 }
 
-#: ``generation.extractor`` value that picks the protocol of the model's own code base.
+#: ``generation.extractor`` value that picks the protocol of the model's own code base
+#: (:func:`alto.models.build.model_family`: region growing for ALTO, MISE for ConvONet).
 AUTO = "auto"
-#: Decoder name of ALTO's models, whose upstream generation is region growing.
-ALTO_DECODER = "simple_local_attention_sub"
 
 #: Occupancy probability of ConvONet's surfaces (``test.threshold`` of its configs).
 CONVONET_THRESHOLD = 0.2
@@ -97,10 +97,32 @@ def alto_extractor() -> RegionGrowingExtractor:
     )
 
 
-#: The published protocols by name.
-PRESETS: dict[str, Callable[..., LatticeExtractor]] = {
-    "convonet": convonet_extractor,
-    "alto": alto_extractor,
+def _threshold(cfg: Mapping[str, Any]) -> float:
+    return (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
+
+
+def _padding(cfg: Mapping[str, Any]) -> float:
+    return (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
+
+
+def _convonet_preset(cfg: Mapping[str, Any]) -> LatticeExtractor:
+    generation = cfg.get("generation") or {}
+    return convonet_extractor(
+        threshold=_threshold(cfg),
+        padding=_padding(cfg),
+        resolution_0=generation.get("resolution_0", DEFAULT_RESOLUTION_0),
+        upsampling_steps=generation.get("upsampling_steps", DEFAULT_UPSAMPLING_STEPS),
+    )
+
+
+def _alto_preset(cfg: Mapping[str, Any]) -> LatticeExtractor:
+    return alto_extractor()
+
+
+#: The published protocols by name (also the model families), each built from an experiment config.
+PRESETS: dict[str, Callable[[Mapping[str, Any]], LatticeExtractor]] = {
+    CONVONET: _convonet_preset,
+    ALTO: _alto_preset,
 }
 
 
@@ -110,40 +132,30 @@ def extractor_from_config(cfg: Mapping[str, Any]) -> LatticeExtractor:
     ``generation.extractor`` (an alto key) is either a preset name, "convonet"
     (MISE from ``generation.resolution_0`` / ``upsampling_steps`` at
     ``test.threshold`` over ``1 + data.padding``), "alto", or "auto" (the default:
-    "alto" for ALTO's attention decoder, "convonet" otherwise, which is what each
+    the preset of :func:`alto.models.build.model_family`, which is what each
     upstream code base does), or a mapping with ``method`` and that extractor's
     settings, where ``threshold`` (a probability) may stand for ``level`` and
     ``test.threshold`` / ``data.padding`` are the defaults.
     """
-    generation = cfg.get("generation") or {}
-    threshold = (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
-    padding = (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
-    spec = generation.get("extractor", AUTO)
+    spec = (cfg.get("generation") or {}).get("extractor", AUTO)
     if spec == AUTO:
-        spec = "alto" if (cfg.get("model") or {}).get("decoder") == ALTO_DECODER else "convonet"
+        spec = model_family(cfg)
     try:
-        if spec == "convonet":
-            return convonet_extractor(
-                threshold=threshold,
-                padding=padding,
-                resolution_0=generation.get("resolution_0", DEFAULT_RESOLUTION_0),
-                upsampling_steps=generation.get("upsampling_steps", DEFAULT_UPSAMPLING_STEPS),
-            )
-        if spec == "alto":
-            return alto_extractor()
+        if isinstance(spec, str) and spec in PRESETS:
+            return PRESETS[spec](cfg)
         if isinstance(spec, Mapping) and "method" in spec:
             settings = dict(spec)
             method = settings.pop("method")
             if "threshold" in settings and "level" in settings:
                 raise ConfigError("give either 'threshold' or 'level', not both")
             if "level" not in settings:
-                settings["level"] = logit(settings.pop("threshold", threshold))
-            settings.setdefault("padding", padding)
+                settings["level"] = logit(settings.pop("threshold", _threshold(cfg)))
+            settings.setdefault("padding", _padding(cfg))
             return build_extractor(method, **settings)
     except ConfigError as error:
         raise ConfigError(f"generation.extractor: {error}") from error
     raise ConfigError(
-        "generation.extractor must be 'convonet', 'alto' or a mapping with a 'method' key "
+        f"generation.extractor must be {AUTO!r}, one of {sorted(PRESETS)} or a mapping with a 'method' key "
         f"({sorted(EXTRACTORS)}), got {spec!r}"
     )
 
@@ -154,9 +166,7 @@ def window_from_config(cfg: Mapping[str, Any]) -> SlidingWindow:
     The iso-level is ``test.threshold`` and the model's frame is ``1 + data.padding``.
     """
     generation = cfg.get("generation") or {}
-    threshold = (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
-    padding = (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
-    settings = {"level": logit(threshold), "model_box": 1.0 + padding, **(generation.get("window") or {})}
+    settings = {"level": logit(_threshold(cfg)), "model_box": 1.0 + _padding(cfg), **(generation.get("window") or {})}
     try:
         return SlidingWindow(**settings)
     except TypeError as error:

@@ -6,7 +6,7 @@
 published ALTO / ConvONet ones.
 """
 
-from alto.models.build import DECODERS, ENCODERS, build_model
+from alto.models.build import ALTO, CONVONET, DECODERS, ENCODERS, build_model, model_family
 from alto.models.checkpoint import (
     FORMAT_TAG,
     convert_upstream_state_dict,
@@ -22,6 +22,8 @@ from alto.models.network import OccupancyNetwork
 from alto.models.unet import UNET_2D, UNET_3D, UNet, UNetStyle
 
 __all__ = [
+    "ALTO",
+    "CONVONET",
     "DECODERS",
     "ENCODERS",
     "FORMAT_TAG",
@@ -37,6 +39,7 @@ __all__ = [
     "convert_upstream_state_dict",
     "init_parameters",
     "load_checkpoint",
+    "model_family",
     "read_checkpoint",
     "save_checkpoint",
     "strip_parallel_prefixes",

@@ -11,21 +11,25 @@ the published architectures:
   and ALTO's configs are recognised by the decoder ``simple_local_attention_sub``
   (or by ``unet3d_kwargs.is_unet``, a keyword only ALTO's 3D U-Net has). An optional
   ``model.alternating: true|false`` states the choice explicitly, e.g. for ALTO's
-  encoder with the ``simple_local`` decoder.
+  encoder with the ``simple_local`` decoder. :func:`model_family` is the one home of
+  this rule; the mesh extractor's "auto" protocol follows it too.
 
 Keyword arguments that alto does not implement are an error that names them; the
-few that upstream accepts but never reads (``K_neighbors``, ``num_iterations`` of
-the attention decoder) are logged and have no effect, as upstream.
+upstream keys that the schema marks "(upstream, unused)" (``K_neighbors``,
+``local_coord``, ``pos_encoding`` ...; :func:`alto.config.no_effect_keys`) are
+logged and have no effect.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import torch
 
+from alto.config import no_effect_keys
+from alto.config.defaults import DEFAULT_PADDING, DEFAULT_SEED
 from alto.errors import AltoError, ConfigError
 from alto.models.decoder import AttentionDecoder, LocalDecoder
 from alto.models.encoder import PointEncoder
@@ -35,12 +39,14 @@ from alto.models.unet import UNET_2D, UNET_3D, UNet, validate_layer_order
 from alto.ops import GRID, canonical_planes
 
 __all__ = [
+    "ALTO",
+    "CONVONET",
     "DECODERS",
-    "DEFAULT_SEED",
     "ENCODERS",
     "UNIMPLEMENTED_DECODERS",
     "UNIMPLEMENTED_ENCODERS",
     "build_model",
+    "model_family",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,8 +59,10 @@ DECODERS = ("simple_local", "simple_local_attention_sub")
 UNIMPLEMENTED_ENCODERS = ("pointnet_plus_plus", "voxel_simple_local", "pointnet_crop_local_pool")
 #: decoder names found in upstream code that alto does not implement
 UNIMPLEMENTED_DECODERS = ("simple_local_point", "simple_local_crop")
-#: seed of the parameter initialisation when neither a generator nor ``cfg['seed']`` is given
-DEFAULT_SEED = 0
+
+#: model families: which paper's architecture (and generation protocol) a config selects
+ALTO = "alto"
+CONVONET = "convonet"
 
 _ATTENTION = "simple_local_attention_sub"
 
@@ -93,8 +101,6 @@ _DECODER_DEFAULTS: dict[str, Any] = {
     "sample_mode": "bilinear",
 }
 _ATTENTION_DEFAULTS: dict[str, Any] = {**_DECODER_DEFAULTS, "plane_type": None, "num_heads": None}
-#: accepted by upstream's attention decoder but never read
-_ATTENTION_NO_EFFECT = ("K_neighbors", "num_iterations")
 #: levels at full resolution: ConvONet pools from the second level on, ALTO from the third
 _PLAIN_FULL_RES_LEVELS = 1
 _ALTERNATING_FULL_RES_LEVELS = 2
@@ -107,8 +113,9 @@ def _section(cfg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def _kwargs(value: Any, key: str, defaults: Mapping[str, Any], ignored: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Merge ``value`` (a mapping or None) over ``defaults``; unknown keys are an error."""
+def _kwargs(value: Any, key: str, defaults: Mapping[str, Any], ignored: Collection[str] = ()) -> dict[str, Any]:
+    """Merge ``value`` (a mapping or None) over ``defaults``; unknown keys are an error and
+    ``ignored`` ones (upstream keys with no effect) are logged and dropped."""
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -118,9 +125,8 @@ def _kwargs(value: Any, key: str, defaults: Mapping[str, Any], ignored: tuple[st
         raise ConfigError(
             f"config key '{key}' has keyword arguments alto does not support: {unknown}; supported: {sorted(defaults)}"
         )
-    for name in ignored:
-        if name in value:
-            logger.info("%s.%s=%r has no effect (upstream ignores it too)", key, name, value[name])
+    for name in sorted(set(ignored) & set(value)):
+        logger.info("%s.%s=%r has no effect (upstream ignores it too)", key, name, value[name])
     return {**defaults, **{k: v for k, v in value.items() if k not in ignored}}
 
 
@@ -197,20 +203,31 @@ def _volume_unet(kw: Mapping[str, Any], c_dim: int, alternating: bool) -> UNet:
         raise ConfigError(f"config key '{key}': {err}") from None
 
 
-def _is_alternating(model_cfg: Mapping[str, Any], unet3d_kwargs: Any) -> bool:
+def model_family(cfg: Mapping[str, Any]) -> str:
+    """:data:`ALTO` or :data:`CONVONET`: the one rule for which paper's model a config selects.
+
+    ``model.alternating`` decides when given; otherwise ALTO's configs are recognised by
+    the attention decoder or by ``encoder_kwargs.unet3d_kwargs.is_unet`` (a keyword only
+    ALTO's 3D U-Net has). ALTO's models run the alternating U-Net and are extracted with
+    region growing; ConvONet's run the plain U-Net and use MISE.
+    """
+    model_cfg = cfg.get("model") or {}
+    if not isinstance(model_cfg, Mapping):
+        raise ConfigError(f"config key 'model' must be a mapping, got {type(model_cfg).__name__}")
     explicit = model_cfg.get("alternating")
     if explicit is not None:
         if not isinstance(explicit, bool):
             raise ConfigError(f"config key 'model.alternating' must be true or false, got {explicit!r}")
-        return explicit
+        return ALTO if explicit else CONVONET
+    encoder_kwargs = model_cfg.get("encoder_kwargs")
+    unet3d_kwargs = encoder_kwargs.get("unet3d_kwargs") if isinstance(encoder_kwargs, Mapping) else None
     has_is_unet = isinstance(unet3d_kwargs, Mapping) and "is_unet" in unet3d_kwargs
-    return model_cfg.get("decoder") == _ATTENTION or has_is_unet
+    return ALTO if model_cfg.get("decoder") == _ATTENTION or has_is_unet else CONVONET
 
 
-def _encoder(model_cfg: Mapping[str, Any], c_dim: int, padding: float) -> PointEncoder:
+def _encoder(model_cfg: Mapping[str, Any], c_dim: int, padding: float, alternating: bool) -> PointEncoder:
     key = "model.encoder_kwargs"
-    kw = _kwargs(model_cfg.get("encoder_kwargs"), key, _ENCODER_DEFAULTS)
-    alternating = _is_alternating(model_cfg, kw["unet3d_kwargs"])
+    kw = _kwargs(model_cfg.get("encoder_kwargs"), key, _ENCODER_DEFAULTS, no_effect_keys("model", "encoder_kwargs"))
     planes = _planes(kw["plane_type"], f"{key}.plane_type")
     volume = planes == (GRID,)
     res_key = f"{key}.{'grid' if volume else 'plane'}_resolution"
@@ -257,8 +274,9 @@ def _decoder(
 ) -> LocalDecoder | AttentionDecoder:
     key = "model.decoder_kwargs"
     name = model_cfg.get("decoder")
+    ignored = no_effect_keys("model", "decoder_kwargs")
     if name == _ATTENTION:
-        kw = _kwargs(model_cfg.get("decoder_kwargs"), key, _ATTENTION_DEFAULTS, _ATTENTION_NO_EFFECT)
+        kw = _kwargs(model_cfg.get("decoder_kwargs"), key, _ATTENTION_DEFAULTS, ignored)
         if kw["plane_type"] is None:
             raise ConfigError(f"config key '{key}.plane_type' is required by {_ATTENTION}")
         if _planes(kw["plane_type"], f"{key}.plane_type") != planes:
@@ -273,7 +291,7 @@ def _decoder(
         else:
             heads = 1
     else:
-        kw = _kwargs(model_cfg.get("decoder_kwargs"), key, _DECODER_DEFAULTS)
+        kw = _kwargs(model_cfg.get("decoder_kwargs"), key, _DECODER_DEFAULTS, ignored)
     common = {
         "n_blocks": _positive_int(kw["n_blocks"], f"{key}.n_blocks"),
         "leaky": bool(kw["leaky"]),
@@ -290,24 +308,23 @@ def build_model(cfg: Mapping[str, Any], generator: torch.Generator | None = None
     """Build the ConvONet or ALTO model that an upstream-format config describes.
 
     Parameters are initialised as upstream does, drawing from ``generator``
-    (default: a CPU generator seeded with ``cfg['seed']``, or :data:`DEFAULT_SEED`).
+    (default: a CPU generator seeded with ``cfg['seed']``, or the packaged default seed).
     Raises :class:`ConfigError` naming the offending key for anything unsupported.
     """
     model_cfg = _section(cfg, "model")
     data_cfg = _section(cfg, "data")
     _name(model_cfg.get("encoder"), "model.encoder", ENCODERS, UNIMPLEMENTED_ENCODERS)
     _name(model_cfg.get("decoder"), "model.decoder", DECODERS, UNIMPLEMENTED_DECODERS)
-    for key in ("local_coord", "pos_encoding"):
-        if key in model_cfg:
-            raise ConfigError(f"config key 'model.{key}' (crop models) is not supported by alto")
+    for key in sorted(no_effect_keys("model") & set(model_cfg)):
+        logger.info("model.%s=%r has no effect (alto ignores it)", key, model_cfg[key])
     if data_cfg.get("dim", 3) != 3:
         raise ConfigError(f"config key 'data.dim' must be 3, got {data_cfg.get('dim')!r}")
-    padding = data_cfg.get("padding", 0.1)
+    padding = data_cfg.get("padding", DEFAULT_PADDING)
     if isinstance(padding, bool) or not isinstance(padding, int | float) or padding < 0:
         raise ConfigError(f"config key 'data.padding' must be a non-negative number, got {padding!r}")
     c_dim = _positive_int(model_cfg.get("c_dim"), "model.c_dim")
     with torch.device("meta"):
-        encoder = _encoder(model_cfg, c_dim, float(padding))
+        encoder = _encoder(model_cfg, c_dim, float(padding), model_family(cfg) == ALTO)
         decoder = _decoder(model_cfg, encoder.planes, c_dim, float(padding))
         model = OccupancyNetwork(encoder, decoder, config=dict(cfg))
     model.to_empty(device="cpu")

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from alto.config.defaults import DATA_DEFAULTS
 from alto.data.download.sources import CONVONET_MODELS_URL
 from alto.errors import InputError
 
@@ -68,8 +69,8 @@ def input_profile(cfg: Mapping[str, Any]) -> InputProfile:
     scene = bool((cfg.get("test") or {}).get("remove_wall", False))
     return InputProfile(
         frame=SCENE_FRAME if scene else OBJECT_FRAME,
-        points=int(data.get("pointcloud_n", 0)),
-        noise=float(data.get("pointcloud_noise", 0.0)),
+        points=int(data.get("pointcloud_n", DATA_DEFAULTS["pointcloud_n"])),
+        noise=float(data.get("pointcloud_noise", DATA_DEFAULTS["pointcloud_noise"])),
         partial=data.get("input_type") == "partial_pointcloud",
     )
 

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from alto.config.defaults import DEFAULT_PADDING
 from alto.errors import InputError
 from alto.ops.scatter import scatter_max, scatter_mean
 from alto.ops.sparse import RowMap
@@ -67,8 +68,6 @@ PLANES = ("xz", "xy", "yz")
 GRID = "grid"
 #: point axes that each feature plane (or the volume) spans
 FEATURE_AXES: dict[str, tuple[int, ...]] = {"xz": (0, 2), "xy": (0, 1), "yz": (1, 2), GRID: (0, 1, 2)}
-#: padding of the unit cube in the Occupancy Networks convention: [-0.5, 0.5] -> [-0.55, 0.55]
-DEFAULT_PADDING = 0.1
 #: upstream ``normalize_coordinate`` (planes) divides by ``1 + padding + 10e-6`` and clamps
 #: values ``>= 1`` to ``1 - 10e-6``
 PLANE_CLAMP_EPS = 1e-5

@@ -31,6 +31,8 @@ import torch
 import trimesh
 
 from alto.config import load_config
+from alto.config.defaults import DEFAULT_PADDING, DEFAULT_SEED
+from alto.devices import resolve_device
 from alto.errors import InputError
 from alto.mesh import EXTRACTORS, MeshGenerator, SlidingWindow, build_extractor
 from alto.mesh.base import LatticeExtractor
@@ -130,16 +132,18 @@ def load_model(
     spec: str | os.PathLike[str] | OccupancyNetwork,
     config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     results_dir: str | os.PathLike[str] = RESULTS_MODELS,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
 ) -> OccupancyNetwork:
     """A model from a checkpoint file (ours, or upstream with ``config``), a published model's
     name (downloaded and cached on first use, see ``alto models list``) or an experiment name
-    (``<results_dir>/<name>/model_best.pt``, as the workflow writes it).
+    (``<results_dir>/<name>/model_best.pt``, as the workflow writes it), on ``device``
+    (see :func:`alto.devices.resolve_device`).
     """
     if isinstance(spec, OccupancyNetwork):
         return spec
+    map_location = resolve_device(device, "device")
     cfg = load_config(config) if isinstance(config, str | os.PathLike) else config
-    return load_checkpoint(resolve_checkpoint(spec, results_dir), cfg=cfg, map_location=device)["model"]
+    return load_checkpoint(resolve_checkpoint(spec, results_dir), cfg=cfg, map_location=map_location)["model"]
 
 
 class Reconstructor:
@@ -154,8 +158,8 @@ class Reconstructor:
         resolution: int | None = None,
         points: int | None = None,
         scale: float = 1.0,
-        device: str = "cpu",
-        seed: int = 0,
+        device: str | torch.device = "cpu",
+        seed: int = DEFAULT_SEED,
     ) -> None:
         if mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -169,9 +173,9 @@ class Reconstructor:
         self.trained_points = self.profile.points
         self.points = points
         self.scale = scale
-        self.device = device
+        self.device = resolve_device(device, "device")
         self.seed = seed
-        self.model_box = 1.0 + float(self.cfg["data"].get("padding", 0.1))
+        self.model_box = 1.0 + float(self.cfg["data"].get("padding", DEFAULT_PADDING))
 
     def _surface_method(self, sliding: bool) -> LatticeExtractor | SlidingWindow:
         """The config's extraction (or sliding window), with ``method``/``resolution`` overridden."""

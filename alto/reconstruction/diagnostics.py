@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from alto.config.defaults import DEFAULT_SEED
 from alto.models.catalog import SCENE_FRAME, InputProfile
 
 __all__ = [
@@ -43,7 +44,7 @@ SCENE_MIN_EXTENT = 0.2
 UP_AXIS = 1
 
 
-def estimate_noise(points: np.ndarray, seed: int = 0) -> float:
+def estimate_noise(points: np.ndarray, seed: int = DEFAULT_SEED) -> float:
     """Median spread of ``points (N, 3)`` across local planes: about the noise's standard deviation."""
     count = len(points)
     neighbours = min(NOISE_NEIGHBOURS, count)
@@ -64,7 +65,7 @@ def input_warnings(
     profile: InputProfile,
     mode: str,
     model_box: float,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
 ) -> list[str]:
     """What makes ``model_points`` (the model's input, (N, 3), in its frame) unlike its training inputs.
 

@@ -20,7 +20,7 @@ import trimesh
 from matplotlib.figure import Figure
 
 from alto.errors import InputError
-from alto.eval import MEAN_OF_CLASSES, MEAN_OF_OBJECTS
+from alto.eval import GENERATION_SECONDS, MEAN_OF_CLASSES, MEAN_OF_OBJECTS
 from alto.io import atomic_path
 from alto.report.render import View, draw_mesh, draw_points
 
@@ -131,7 +131,7 @@ def runtime_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
         means = table[table["class"] == MEAN_OF_OBJECTS]
         for _, row in means.iterrows():
             points.append({"dataset": dataset, "experiment": row["experiment"], "iou": row["iou"],
-                           "seconds": row["generation_seconds"]})
+                           "seconds": row[GENERATION_SECONDS]})
     frame = pd.DataFrame(points)
     figure = Figure(figsize=(6.0, 4.2))
     ax = figure.subplots()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alto.config.defaults import DEFAULT_SEED
 from alto.errors import ConfigError
 
 __all__ = ["TrainSettings"]
@@ -53,7 +54,7 @@ class TrainSettings:
         training = cfg["training"]
         settings = cls(
             out_dir=Path(training["out_dir"]),
-            seed=int(cfg.get("seed", 0)),
+            seed=int(cfg.get("seed", DEFAULT_SEED)),
             batch_size=int(training["batch_size"]),
             max_iters=training.get("max_iters"),
             max_epochs=training.get("max_epochs"),

@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from alto.data import build_dataset
+from alto.devices import resolve_device
 from alto.errors import ConfigError
 from alto.models import build_model, load_checkpoint, save_checkpoint
 from alto.train.distributed import (
@@ -64,15 +65,13 @@ class TrainResult:
 
 
 def select_device(name: str, info: ProcessInfo) -> torch.device:
-    """``auto`` picks CUDA when available; each process uses the GPU of its local rank."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("training.device: 'cuda' requested but no CUDA device is available")
-        torch.cuda.set_device(info.local_rank)
-        return torch.device("cuda", info.local_rank)
-    return torch.device("cpu")
+    """:func:`alto.devices.resolve_device` of ``training.device``; on CUDA each process
+    uses the GPU of its local rank."""
+    device = resolve_device(name, "training.device", ConfigError)
+    if device.type != "cuda":
+        return device
+    torch.cuda.set_device(info.local_rank)
+    return torch.device("cuda", info.local_rank)
 
 
 def _to_channels_last(model: nn.Module) -> None:

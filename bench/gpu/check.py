@@ -61,6 +61,8 @@ import alto
 from alto.config import load_config, merge_configs
 from alto.data import build_dataset
 from alto.data.demo import DemoConfig, DemoResult, build_demo
+from alto.devices import resolve_device
+from alto.errors import InputError
 from alto.io import atomic_write
 from alto.mesh import MeshGenerator
 from alto.mesh.registry import extractor_from_config
@@ -722,10 +724,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=[logging.StreamHandler(), logging.FileHandler(args.out / LOG_FILE, mode="w")])
-    device = torch.device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except InputError as error:
+        parser.error(f"{error} (or --device cpu --quick for the smoke run)")
     plan = QUICK if args.quick else FULL
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: torch sees no CUDA device (use --device cpu --quick for the smoke run)")
     with contextlib.ExitStack() as stack:
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alto_gpu_check_")))
         work.mkdir(parents=True, exist_ok=True)

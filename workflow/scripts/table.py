@@ -1,8 +1,7 @@
 """Rule `table`: gather the per-object rows of a dataset into its per-class table."""
 
-from alto.cli.evaluate import GENERATION_SECONDS
 from alto.cli.main import configure_logging
-from alto.eval import aggregate_rows, read_rows_csv, write_table_csv
+from alto.eval import GENERATION_SECONDS, aggregate_rows, read_rows_csv, write_table_csv
 
 configure_logging(log_file=snakemake.log[0])
 rows = read_rows_csv(snakemake.input, keys=["experiment"])
