@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alto.cli.generate import ProgressLog, prefetched, split_object
+from alto.cli.objects import ProgressLog, prefetched, select_test_objects
 from alto.config import load_config, parse_dotted_overrides
 from alto.config.defaults import DEFAULT_SEED
 from alto.errors import InputError
@@ -56,7 +56,6 @@ def _generation_seconds(record: Path) -> float:
 
 def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
     """Run ``alto evaluate``; returns the exit code."""
-    from alto.data import build_dataset
     from alto.eval import (
         GENERATION_SECONDS,
         aggregate_rows,
@@ -69,30 +68,21 @@ def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
 
     args = _parser(prog).parse_args(argv)
     cfg = load_config(args.config, overrides=[parse_dotted_overrides(args.overrides)])
-    wanted = [split_object(spec) for spec in args.objects]
-    if (args.mesh or args.record) and len(wanted) != 1:
+    if (args.mesh or args.record) and len(args.objects) != 1:
         raise InputError("--mesh and --record need exactly one --object")
     data_cfg: dict[str, Any] = dict(cfg["data"])
     if args.data is not None:
         data_cfg["path"] = args.data
-    if wanted:
-        data_cfg["classes"] = sorted({category for category, _ in wanted})
-    dataset = build_dataset({**cfg, "data": data_cfg}, "test")
-    infos = [dataset.model_info(i) for i in range(len(dataset))]
-    index = {(info.category, info.model): i for i, info in enumerate(infos)}
-    missing = [f"{c}/{m}" for c, m in wanted if (c, m) not in index]
-    if missing:
-        raise InputError(f"not in the test split of {data_cfg['path']}: {', '.join(missing)}")
+    objects = select_test_objects({**cfg, "data": data_cfg}, args.objects)
 
     mesh_root = Path(args.meshes or Path(cfg["training"]["out_dir"]) / cfg["generation"]["generation_dir"])
     suffix = "." + cfg["generation"].get("mesh_format", "ply")
     seed = int(cfg.get("seed", DEFAULT_SEED))
-    selected = wanted or list(index)
-    progress = ProgressLog(len(selected), log)
+    progress = ProgressLog(len(objects.selected), log)
     rows = []
-    for (category, model), sample in prefetched(selected, lambda pair: dataset[index[pair]]):
+    for (category, model), sample in prefetched(objects.selected, objects.load):
         progress.start()
-        info = infos[index[(category, model)]]
+        info = objects.info((category, model))
         mesh = Path(args.mesh) if args.mesh else mesh_root / category / f"{model}{suffix}"
         record = Path(args.record) if args.record else mesh.with_suffix(".json")
         row = evaluate_object(

@@ -21,12 +21,11 @@ import argparse
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from alto.cli.objects import ProgressLog, prefetched, select_test_objects
 from alto.config import load_config, parse_dotted_overrides
 from alto.devices import AUTO, DEVICE_HELP, resolve_device
 from alto.errors import InputError
@@ -37,8 +36,6 @@ log = logging.getLogger(__name__)
 #: Record key holding the fingerprint of the checkpoint and config that made a mesh.
 FINGERPRINT = "fingerprint"
 
-Item = TypeVar("Item")
-Loaded = TypeVar("Loaded")
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -58,14 +55,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
     return parser
-
-
-def split_object(spec: str) -> tuple[str, str]:
-    """``'category/model'`` -> ``('category', 'model')``."""
-    category, sep, model = spec.partition("/")
-    if not sep or not category or not model or "/" in model:
-        raise InputError(f"object {spec!r}: expected CATEGORY/MODEL, e.g. 02691156/1a04e3eab45ca15dd86060f189eb133")
-    return category, model
 
 
 def generation_config(cfg: dict[str, Any], data: str | None) -> dict[str, Any]:
@@ -101,48 +90,6 @@ def is_done(mesh: Path, record: Path, fingerprint: str) -> bool:
         return False
 
 
-def prefetched(items: Sequence[Item], load: Callable[[Item], Loaded]) -> Iterator[tuple[Item, Loaded]]:
-    """``(item, load(item))`` in order, the next item loading in a background thread
-    while the caller works on the current one."""
-    if not items:
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-        pending = pool.submit(load, items[0])
-        for position, item in enumerate(items):
-            loaded = pending.result()
-            if position + 1 < len(items):
-                pending = pool.submit(load, items[position + 1])
-            yield item, loaded
-
-
-class ProgressLog:
-    """One log line per object: ``n/N category/model: ..., s, ETA`` over the objects worked on."""
-
-    def __init__(self, total: int, logger: logging.Logger) -> None:
-        self.total = total
-        self.logger = logger
-        self.done = 0
-        self.worked = 0
-        self.work_seconds = 0.0
-        self._started = time.perf_counter()
-
-    def start(self) -> None:
-        """Mark the start of the next object."""
-        self._started = time.perf_counter()
-
-    def skipped(self, name: str, reason: str) -> None:
-        self.done += 1
-        self.logger.info("%d/%d %s: skipped (%s)", self.done, self.total, name, reason)
-
-    def finished(self, name: str, summary: str) -> None:
-        seconds = time.perf_counter() - self._started
-        self.done += 1
-        self.worked += 1
-        self.work_seconds += seconds
-        eta = self.work_seconds / self.worked * (self.total - self.done)
-        self.logger.info("%d/%d %s: %s, %.2f s, ETA %.0f s", self.done, self.total, name, summary, seconds, eta)
-
-
 def write_manifest(path: Path, objects: Iterable[tuple[str, str]], meshes: Iterable[Path], **extra: Any) -> None:
     """The chunk's objects and their meshes as JSON (atomically)."""
     entries = [{"object": f"{c}/{m}", "mesh": str(mesh)} for (c, m), mesh in zip(objects, meshes, strict=True)]
@@ -153,7 +100,6 @@ def write_manifest(path: Path, objects: Iterable[tuple[str, str]], meshes: Itera
 
 def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     """Run ``alto generate``; returns the exit code."""
-    from alto.data import build_dataset
     from alto.mesh import save_generation
     from alto.mesh.registry import generator_from_config
     from alto.models import load_checkpoint
@@ -165,18 +111,11 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     out_root = Path(cfg["training"]["out_dir"])
     checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else out_root / cfg["test"]["model_file"]
     out_dir = Path(args.out_dir or out_root / cfg["generation"]["generation_dir"])
-    wanted = [split_object(spec) for spec in args.objects]
 
     gen_cfg = generation_config(cfg, args.data)
     fingerprint = generation_fingerprint(gen_cfg, checkpoint)
-    if wanted:
-        gen_cfg["data"]["classes"] = sorted({category for category, _ in wanted})
-    dataset = build_dataset(gen_cfg, "test")
-    index = {(info.category, info.model): i for i, info in enumerate(map(dataset.model_info, range(len(dataset))))}
-    missing = [f"{c}/{m}" for c, m in wanted if (c, m) not in index]
-    if missing:
-        raise InputError(f"not in the test split of {gen_cfg['data']['path']}: {', '.join(missing)}")
-    selected = wanted or list(index)
+    objects = select_test_objects(gen_cfg, args.objects)
+    selected = objects.selected
     suffix = "." + cfg["generation"].get("mesh_format", "ply")
     meshes = [out_dir / category / f"{model_name}{suffix}" for category, model_name in selected]
     progress = ProgressLog(len(selected), log)
@@ -190,7 +129,7 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
     if todo:
         model = load_checkpoint(checkpoint, cfg=cfg, map_location=device)["model"]
         generator = generator_from_config(cfg, model, device)
-        for ((category, model_name), mesh_path), sample in prefetched(todo, lambda job: dataset[index[job[0]]]):
+        for ((category, model_name), mesh_path), sample in prefetched(todo, lambda job: objects.load(job[0])):
             progress.start()
             inputs = sample["inputs"]
             generation = generator.generate(inputs)
