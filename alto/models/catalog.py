@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alto.config.defaults import DATA_DEFAULTS
-from alto.data.download.sources import CONVONET_MODELS_URL
+from alto.data.download.sources import CONVONET_CHECKPOINTS
 from alto.errors import InputError
 
 __all__ = [
@@ -108,7 +108,7 @@ class PublishedModel:
 
 def _convonet(name: str, upstream: str, title: str) -> PublishedModel:
     config = upstream.replace("room_", "rooms_")
-    return PublishedModel(name, "ConvONet", title, f"{CONVONET_MODELS_URL}/pointcloud/{upstream}.pt",
+    return PublishedModel(name, "ConvONet", title, CONVONET_CHECKPOINTS[f"convonet/pointcloud/{upstream}"],
                           f"convonet_{config}.yaml")
 
 
