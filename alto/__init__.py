@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from alto.threads import default_wait_policy
+
 if TYPE_CHECKING:
     import trimesh
 
 __version__ = "0.1.0"
+
+# before torch is imported: OpenMP reads its wait policy once, when it is loaded
+default_wait_policy()
 
 
 def reconstruct(points: Any, model: Any, **settings: Any) -> trimesh.Trimesh:

@@ -8,7 +8,7 @@ instead of a traceback.
 
 from __future__ import annotations
 
-__all__ = ["AltoError", "CheckpointError", "ConfigError", "DataError", "InputError"]
+__all__ = ["AltoError", "CheckpointError", "ConfigError", "DataError", "ExtractionError", "InputError"]
 
 
 class AltoError(Exception):
@@ -29,3 +29,9 @@ class CheckpointError(AltoError, ValueError):
 
 class InputError(AltoError, ValueError):
     """A user-supplied input (point cloud, mesh, option value) cannot be used."""
+
+
+class ExtractionError(AltoError, RuntimeError):
+    """A surface extraction was stopped: the field has surface far beyond what a real
+    shape can have at the lattice's resolution (says what was found, the limit and what
+    to check: the checkpoint, the input's frame and scale, the threshold)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["atomic_path", "atomic_write", "save_npz_atomic"]
 
@@ -55,12 +56,11 @@ def atomic_write(target: str | os.PathLike[str], mode: str = "w", **open_kwargs:
         yield handle
 
 
-def save_npz_atomic(target: str | os.PathLike[str], compressed: bool = False, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``target`` (an ``.npz`` file) atomically.
+def save_npz_atomic(target: str | os.PathLike[str], **arrays: ArrayLike) -> None:
+    """Write ``arrays`` to ``target`` (an uncompressed ``.npz`` file) atomically.
 
     ``np.savez`` appends ``.npz`` to names without it, so the data goes through an
     open handle to keep the temporary name under our control.
     """
-    saver = np.savez_compressed if compressed else np.savez
     with atomic_write(target, "wb") as handle:
-        saver(handle, **arrays)
+        np.savez(handle, allow_pickle=True, **arrays)  # numpy's default, named so no array can take its place

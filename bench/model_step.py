@@ -7,7 +7,9 @@ triplane, rooms triplane, rooms volume) this measures, on the CPU in float32:
   2048 query points): forward, binary cross-entropy summed over the queries,
   backward, Adam step; median over the repeats;
 * one inference pass: encode one point cloud and decode 100k query points
-  (decoded in the model's chunks), without gradients; median;
+  (decoded in the model's chunks), without gradients; median; for ALTO's attention
+  decoder by both of its inference paths, interleaved (``blocked``, the default, and
+  ``reference``, see :class:`alto.models.decoder.AttentionDecoder`);
 * the step's floating-point operations, counted by ``torch.utils.flop_counter``;
 * the rate of a 2048 x 2048 fp32 matmul measured right before each config, and the
   fraction of it that the step reaches (FLOP count / step time / matmul rate).
@@ -18,6 +20,7 @@ the matmul rate of the same run.
     python bench/model_step.py                     # all six, default repeats
     python bench/model_step.py --quick             # fewer repeats
     python bench/model_step.py --configs alto_shapenet_3plane convonet_room_grid64
+    python bench/model_step.py --compile           # also ALTO's inference with torch.compile
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from alto.models import build_model
+from alto.models.decoder import INFERENCE_PATHS, AttentionDecoder
 from alto.models.reference import load_reference, reference_names
 
 logger = logging.getLogger("bench.model_step")
@@ -112,8 +116,10 @@ def matmul_rate(
     return 2 * size**3 / seconds / 1e9
 
 
-def bench_config(name: str, quick: bool) -> dict[str, float | str]:
-    """Step and inference timings of reference config ``name``."""
+def bench_config(name: str, quick: bool, compile_attention: bool = False) -> dict[str, float | str]:
+    """Step and inference timings of reference config ``name``; with ``compile_attention`` also
+    the blocked inference with the attention under ``torch.compile`` (first call, then steady
+    state, interleaved with the eager attention)."""
     case = load_reference(REFERENCE_DIR, name)
     model = build_model(case.config)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
@@ -138,14 +144,38 @@ def bench_config(name: str, quick: bool) -> dict[str, float | str]:
     repeats = (VOLUME_REPEATS if model.planes == ("grid",) else REPEATS)[mode]
     flops = count_flops(step)
     step_seconds = median_seconds(step, repeats)
-    infer_seconds = median_seconds(infer, repeats)
-    return {
+    paths = INFERENCE_PATHS if isinstance(model.decoder, AttentionDecoder) else (None,)
+    infer_times: dict[str | None, list[float]] = {path: [] for path in paths}
+    for _ in range(repeats):  # the paths interleaved, so that load drifts hit both alike
+        for path in paths:
+            if path is not None:
+                model.decoder.inference_path = path
+            infer_times[path].append(median_seconds(infer, 1))
+    row: dict[str, float | str] = {
         "config": name,
         "step_s": step_seconds,
         "gflop": flops / 1e9,
         "gflops_per_s": flops / step_seconds / 1e9,
-        "inference_s": infer_seconds,
+        "inference_s": statistics.median(infer_times[paths[0]]),
     }
+    if "reference" in infer_times:
+        row["inference_reference_s"] = statistics.median(infer_times["reference"])
+    if compile_attention and isinstance(model.decoder, AttentionDecoder):
+        model.decoder.inference_path = "blocked"
+        eager = model.decoder._attention
+        start = time.perf_counter()
+        model.decoder._attention = torch.compile(eager, dynamic=True)  # type: ignore[method-assign]
+        infer()
+        row["compile_first_s"] = time.perf_counter() - start
+        compiled, plain = [], []
+        for _ in range(repeats):
+            compiled.append(median_seconds(infer, 1, warmup=0))
+            model.decoder._attention = eager  # type: ignore[method-assign]
+            plain.append(median_seconds(infer, 1, warmup=0))
+            model.decoder._attention = torch.compile(eager, dynamic=True)  # type: ignore[method-assign]
+        row["inference_compiled_s"] = statistics.median(compiled)
+        row["inference_eager_s"] = statistics.median(plain)
+    return row
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,25 +191,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"reference configs to time (default: all of {', '.join(names)})",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time ALTO's inference with the attention under torch.compile"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logger.info("torch %s, %d threads", torch.__version__, torch.get_num_threads())
     rows = []
     for name in args.configs:
         rate = matmul_rate()  # right before each config: the machine's load drifts
-        row = bench_config(name, args.quick)
+        row = bench_config(name, args.quick, args.compile)
         row["matmul_gflops_per_s"] = rate
         row["matmul_fraction"] = row["gflops_per_s"] / rate
         rows.append(row)
         logger.info("%s: done", name)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print("| config | step (s) | GFLOP/step | GFLOP/s | matmul GFLOP/s | of matmul rate | inference 100k (s) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| config | step (s) | GFLOP/step | GFLOP/s | matmul GFLOP/s | of matmul rate "
+        "| inference 100k (s) | reference path (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
+        reference = f"{r['inference_reference_s']:.2f}" if "inference_reference_s" in r else "-"
         print(
             f"| {r['config']} | {r['step_s']:.2f} | {r['gflop']:.0f} | {r['gflops_per_s']:.1f} "
-            f"| {r['matmul_gflops_per_s']:.0f} | {100 * r['matmul_fraction']:.0f}% | {r['inference_s']:.2f} |"
+            f"| {r['matmul_gflops_per_s']:.0f} | {100 * r['matmul_fraction']:.0f}% "
+            f"| {r['inference_s']:.2f} | {reference} |"
         )
+    compiled = [r for r in rows if "inference_compiled_s" in r]
+    if compiled:
+        print("\n| config | first compiled inference (s) | compiled (s) | eager (s) |\n|---|---|---|---|")
+        for r in compiled:
+            print(
+                f"| {r['config']} | {r['compile_first_s']:.1f} | {r['inference_compiled_s']:.2f} "
+                f"| {r['inference_eager_s']:.2f} |"
+            )
     if args.json is not None:
         args.json.write_text(json.dumps({"torch": torch.__version__, "results": rows}, indent=1))
     return 0

@@ -16,6 +16,7 @@ import alto.ops
 from alto.cli.main import main as alto_main
 from alto.config import (
     DEFAULT_CONFIG_PATH,
+    ExperimentConfig,
     experiment_schema,
     load_config,
     merge_configs,
@@ -24,14 +25,12 @@ from alto.config import (
     validate_config,
 )
 from alto.config.defaults import DEFAULT_PADDING, DEFAULT_SEED
-from alto.data.build import data_options
 from alto.errors import ConfigError
 from alto.geometry import UNIT_CUBE_PADDING
 from alto.mesh import extractor_from_config
 from alto.models import build_model
 from alto.models.catalog import input_profile
 from alto.reconstruction import Reconstructor
-from alto.train.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -380,11 +379,10 @@ def test_code_defaults_are_the_packaged_ones(tmp_path: Path) -> None:
     """Code given a partial config falls back to the same values a loaded config carries."""
     loaded = load_config(write(tmp_path / "minimal.yaml", {"training": {"out_dir": str(tmp_path)}}))
     partial = {"data": {"path": loaded["data"]["path"], "input_type": loaded["data"]["input_type"]}}
-    options = data_options(partial)
-    assert {key: options[key] for key in loaded["data"]} == loaded["data"]
+    assert ExperimentConfig.from_dict(partial).to_dict()["data"] == loaded["data"]
     assert input_profile(partial) == input_profile(loaded)
     without_seed = {key: value for key, value in loaded.items() if key != "seed"}
-    assert TrainSettings.from_config(without_seed).seed == loaded["seed"] == DEFAULT_SEED
+    assert ExperimentConfig.from_dict(without_seed).seed == loaded["seed"] == DEFAULT_SEED
     assert DEFAULT_PADDING == loaded["data"]["padding"]
     assert alto.ops.DEFAULT_PADDING == alto.mesh.lattice.DEFAULT_PADDING == UNIT_CUBE_PADDING == DEFAULT_PADDING
     assert inspect.signature(Reconstructor).parameters["seed"].default == DEFAULT_SEED

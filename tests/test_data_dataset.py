@@ -195,14 +195,14 @@ def test_partial_pointcloud_config(demo_data_config) -> None:
     [
         ({"input_type": "img"}, r"data\.input_type: got 'img'; expected one of 'pointcloud', 'partial_pointcloud'"),
         ({"input_type": "pointcloud_crop"}, r"data\.input_type: got 'pointcloud_crop'"),
-        ({"pointcloud_n": 0}, r"data\.pointcloud_n: got 0; expected a positive integer"),
+        ({"pointcloud_n": 0}, r"data\.pointcloud_n': 0 is less than the minimum of 1"),
         ({"points_subsample": [1, 2, 3]}, r"data\.points_subsample"),
-        ({"multi_files": "ten"}, r"data\.multi_files: got 'ten'"),
-        ({"pointcloud_noise": -1}, r"data\.pointcloud_noise: got -1"),
-        ({"dim": 2}, r"data\.dim: got 2; expected 3"),
+        ({"multi_files": "ten"}, r"data\.multi_files': expected integer or null, got str 'ten'"),
+        ({"pointcloud_noise": -1}, r"data\.pointcloud_noise': -1 is less than the minimum of 0"),
+        ({"dim": 2}, r"data\.dim': expected one of \[3\], got 2"),
         ({"classes": "02691156"}, r"data\.classes"),
-        ({"path": None}, r"data\.path: required key is missing"),
-        ({"dataset": "Other"}, r"data\.dataset: got 'Other'"),
+        ({"path": None}, r"data\.path': expected string, got null"),
+        ({"dataset": "Other"}, r"data\.dataset': expected one of \['Shapes3D'\], got 'Other'"),
     ],
 )
 def test_bad_config_values_name_the_key(demo_data_config, update: dict, message: str) -> None:

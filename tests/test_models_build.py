@@ -151,10 +151,10 @@ def test_attention_decoder_accepts_upstream_no_op_kwargs(caplog):
     [
         ("encoder_kwargs", {"plane_resolution": 7}, r"plane_resolution'=7 must be divisible by 2"),
         ("encoder_kwargs", {"plane_type": ["xz", "grid"]}, r"plane_type.*mixes the volume"),
-        ("encoder_kwargs", {"scatter_type": "sum"}, r"scatter_type' must be one of \['max', 'mean'\]"),
+        ("encoder_kwargs", {"scatter_type": "sum"}, r"scatter_type': expected one of \['max', 'mean'\], got 'sum'"),
         ("encoder_kwargs.unet_kwargs", {"up_mode": "upsample"}, r"up_mode' must be one of \['transpose'\]"),
         ("decoder_kwargs", {"sample_mode": "gaussian"}, r"sample_mode' must be one of"),
-        ("", {"c_dim": 0}, r"model.c_dim' must be a positive integer"),
+        ("", {"c_dim": 0}, r"model.c_dim': 0 is less than the minimum of 1"),
     ],
 )
 def test_invalid_values_name_the_key(section, changes, message):

@@ -434,3 +434,29 @@ def test_scannet_scenes_are_those_alto_lists(tmp_path: Path) -> None:
                        config=write_config(workdir, "scannet.yaml", config))
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout + result.stderr)["scannet_scene"] == len(list_scenes(scans)) == 2
+
+
+def _schema_resource_defaults(stage: str) -> dict[str, int]:
+    """The defaults the workflow schema gives the ``resources.<stage>`` keys."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    keys = schema["properties"]["resources"]["properties"][stage]["properties"]
+    return {key: spec["default"] for key, spec in keys.items()}
+
+
+def test_resources_left_out_of_the_config_are_the_schema_defaults(tmp_path: Path) -> None:
+    """The schema is the one home of the resource defaults; an experiment's train_resources wins key by key."""
+    workdir = fresh_workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    del config["resources"]
+    config["experiments"]["test_convonet_objects"]["train_resources"] = {"runtime": 7}
+    result = snakemake(workdir, "-n", "all", config=write_config(workdir, "defaults.yaml", config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = {rule: [dict(pair.split("=", 1) for pair in line.split(", ")) for line in lines]
+                 for rule, lines in _job_resources(result.stdout + result.stderr).items()}
+    data = _schema_resource_defaults("data")
+    assert [{key: int(found[key]) for key in ("mem_mb", "runtime")} for found in resources["demo_data"]] == [
+        {"mem_mb": data["mem_mb"], "runtime": data["runtime"]}]
+    train = _schema_resource_defaults("train")
+    expected = {key: train[key] for key in ("mem_mb", "runtime", "gpu")}
+    found = sorted(({key: int(job[key]) for key in expected} for job in resources["train"]), key=lambda r: r["runtime"])
+    assert found == sorted([expected, {**expected, "runtime": 7}], key=lambda r: r["runtime"])

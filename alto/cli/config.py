@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import yaml
 
-from alto.config import load_config, parse_dotted_overrides
+from alto.config import load_experiment, parse_dotted_overrides
 from alto.errors import ConfigError
 
 
@@ -31,13 +31,13 @@ def main(argv: Sequence[str] | None, prog: str = "alto config") -> int:
         bad = 0
         for path in args.configs:
             try:
-                load_config(path)
+                load_experiment(path)
             except ConfigError as err:
                 bad += 1
                 print(f"FAIL {path}\n  {err}", file=sys.stderr)
             else:
                 print(f"ok   {path}")
         return 2 if bad else 0
-    cfg = load_config(args.config, overrides=[parse_dotted_overrides(args.overrides)])
-    yaml.safe_dump(cfg, sys.stdout, sort_keys=False)
+    cfg = load_experiment(args.config, overrides=[parse_dotted_overrides(args.overrides)])
+    yaml.safe_dump(cfg.to_dict(), sys.stdout, sort_keys=False)
     return 0

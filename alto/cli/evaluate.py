@@ -15,11 +15,9 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from alto.cli.objects import ProgressLog, prefetched, select_test_objects
-from alto.config import load_config, parse_dotted_overrides
-from alto.config.defaults import DEFAULT_SEED
+from alto.config import load_experiment, parse_dotted_overrides
 from alto.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -67,17 +65,16 @@ def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
     from alto.eval.evaluator import EvalSettings
 
     args = _parser(prog).parse_args(argv)
-    cfg = load_config(args.config, overrides=[parse_dotted_overrides(args.overrides)])
+    overrides = [parse_dotted_overrides(args.overrides)]
+    if args.data is not None:
+        overrides.append({"data": {"path": args.data}})
+    cfg = load_experiment(args.config, overrides=overrides)
     if (args.mesh or args.record) and len(args.objects) != 1:
         raise InputError("--mesh and --record need exactly one --object")
-    data_cfg: dict[str, Any] = dict(cfg["data"])
-    if args.data is not None:
-        data_cfg["path"] = args.data
-    objects = select_test_objects({**cfg, "data": data_cfg}, args.objects)
+    objects = select_test_objects(cfg, args.objects)
 
-    mesh_root = Path(args.meshes or Path(cfg["training"]["out_dir"]) / cfg["generation"]["generation_dir"])
-    suffix = "." + cfg["generation"].get("mesh_format", "ply")
-    seed = int(cfg.get("seed", DEFAULT_SEED))
+    mesh_root = Path(args.meshes or cfg.training.out_dir / cfg.generation.generation_dir)
+    suffix = "." + cfg.generation.mesh_format
     progress = ProgressLog(len(objects.selected), log)
     rows = []
     for (category, model), sample in prefetched(objects.selected, objects.load):
@@ -91,8 +88,8 @@ def main(argv: Sequence[str] | None, prog: str = "alto evaluate") -> int:
             sample["pointcloud_chamfer.normals"],
             sample.get("points_iou"),
             sample.get("points_iou.occ"),
-            rng=rng_for_object(seed, category, model),
-            remove_wall=bool(cfg["test"]["remove_wall"]),
+            rng=rng_for_object(cfg.seed, category, model),
+            remove_wall=cfg.test.remove_wall,
             class_id=category,
             class_name=info.category_name,
             model_name=model,

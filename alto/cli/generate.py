@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from alto.cli.objects import ProgressLog, prefetched, select_test_objects
-from alto.config import load_config, parse_dotted_overrides
+from alto.config import load_experiment, parse_dotted_overrides
 from alto.devices import AUTO, DEVICE_HELP, resolve_device
-from alto.errors import InputError
+from alto.errors import ExtractionError, InputError
 from alto.io import atomic_write
 
 log = logging.getLogger(__name__)
@@ -107,16 +107,17 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
 
     args = _parser(prog).parse_args(argv)
     device = resolve_device(args.device)  # before any work: a missing GPU is a clear error, not torch's
-    cfg = load_config(args.config, overrides=[parse_dotted_overrides(args.overrides)])
-    out_root = Path(cfg["training"]["out_dir"])
-    checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else out_root / cfg["test"]["model_file"]
-    out_dir = Path(args.out_dir or out_root / cfg["generation"]["generation_dir"])
+    experiment = load_experiment(args.config, overrides=[parse_dotted_overrides(args.overrides)])
+    cfg = experiment.to_dict()
+    out_root = experiment.training.out_dir
+    checkpoint = resolve_checkpoint(args.checkpoint) if args.checkpoint else out_root / experiment.test.model_file
+    out_dir = Path(args.out_dir or out_root / experiment.generation.generation_dir)
 
     gen_cfg = generation_config(cfg, args.data)
     fingerprint = generation_fingerprint(gen_cfg, checkpoint)
     objects = select_test_objects(gen_cfg, args.objects)
     selected = objects.selected
-    suffix = "." + cfg["generation"].get("mesh_format", "ply")
+    suffix = "." + experiment.generation.mesh_format
     meshes = [out_dir / category / f"{model_name}{suffix}" for category, model_name in selected]
     progress = ProgressLog(len(selected), log)
     todo = []
@@ -128,11 +129,14 @@ def main(argv: Sequence[str] | None, prog: str = "alto generate") -> int:
 
     if todo:
         model = load_checkpoint(checkpoint, cfg=cfg, map_location=device)["model"]
-        generator = generator_from_config(cfg, model, device)
+        generator = generator_from_config(experiment, model, device)
         for ((category, model_name), mesh_path), sample in prefetched(todo, lambda job: objects.load(job[0])):
             progress.start()
             inputs = sample["inputs"]
-            generation = generator.generate(inputs)
+            try:
+                generation = generator.generate(inputs)
+            except ExtractionError as error:  # like any failure, it stops the chunk: the model is at fault
+                raise ExtractionError(f"{category}/{model_name} with checkpoint {checkpoint}: {error}") from error
             save_generation(generation, mesh_path, mesh_path.with_suffix(".json"), category=category,
                             model=model_name, checkpoint=str(checkpoint), **{FINGERPRINT: fingerprint})
             record = generation.record

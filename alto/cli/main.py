@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from alto import __version__
 from alto.errors import AltoError
+from alto.threads import ALTO_THREADS_VAR, OMP_THREADS_VAR, configure_threads
 
 __all__ = ["COMMANDS", "main"]
 
@@ -47,6 +48,9 @@ def _top_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"alto {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help=f"CPU threads for torch (default: ${ALTO_THREADS_VAR}, else ${OMP_THREADS_VAR}, "
+                             "else the cores this process may use, within its CPU quota)")
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="command", help="see below")
     parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
@@ -76,8 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``alto`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     ns = _top_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     configure_logging(ns.verbose)
-    module = importlib.import_module(COMMANDS[ns.command][0])
     try:
+        configure_threads(ns.threads)  # before the command imports torch
+        module = importlib.import_module(COMMANDS[ns.command][0])
         return int(module.main(ns.args, prog=f"alto {ns.command}") or 0)
     except AltoError as err:
         logging.getLogger("alto").error("%s", err)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from alto.config import ExperimentConfig, as_experiment
 from alto.data.dataset import ModelInfo, ShapeDataset
 from alto.errors import InputError
 
@@ -55,8 +56,8 @@ class TestObjects:
         return self.dataset[self.index[key]]
 
 
-def select_test_objects(cfg: Mapping[str, Any], specs: Sequence[str]) -> TestObjects:
-    """The objects ``specs`` (``CATEGORY/MODEL``; none: all) of the test split ``cfg['data']`` describes.
+def select_test_objects(cfg: ExperimentConfig | Mapping[str, Any], specs: Sequence[str]) -> TestObjects:
+    """The objects ``specs`` (``CATEGORY/MODEL``; none: all) of the test split the config's ``data`` describes.
 
     Only the named objects' categories are listed, so a chunk of a large split does not
     read every category's list; an object missing from the split is an error naming it.
@@ -64,14 +65,14 @@ def select_test_objects(cfg: Mapping[str, Any], specs: Sequence[str]) -> TestObj
     from alto.data import build_dataset
 
     wanted = [split_object(spec) for spec in specs]
-    data = dict(cfg["data"])
+    experiment = as_experiment(cfg)
     if wanted:
-        data["classes"] = sorted({category for category, _ in wanted})
-    dataset = build_dataset({**cfg, "data": data}, "test")
+        experiment = experiment.with_overrides({"data": {"classes": sorted({category for category, _ in wanted})}})
+    dataset = build_dataset(experiment, "test")
     index = {(info.category, info.model): i for i, info in enumerate(map(dataset.model_info, range(len(dataset))))}
     missing = [f"{c}/{m}" for c, m in wanted if (c, m) not in index]
     if missing:
-        raise InputError(f"not in the test split of {data['path']}: {', '.join(missing)}")
+        raise InputError(f"not in the test split of {experiment.data.path}: {', '.join(missing)}")
     return TestObjects(dataset, wanted or list(index), index)
 
 

@@ -7,7 +7,10 @@ checkpoint, an upstream ALTO/ConvONet checkpoint (give its experiment config wit
 --config), or the name of an experiment trained by the workflow
 (results/models/<name>). The mesh is written in the input's own coordinates;
 OUTPUT is only replaced once the mesh is complete. The frame assumed, the points
-kept and warnings about inputs unlike the model's training data are logged.
+kept and warnings about inputs unlike the model's training data are logged, and so
+is the progress of a long extraction. An extraction whose surface fills far more of
+the grid than a real shape can (an untrained checkpoint, a wrong frame or scale) is
+stopped with a message saying what to check.
 
   alto reconstruct scan.ply -m alto-shapenet -o mesh.ply
 """
@@ -16,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from alto.config.defaults import DEFAULT_SEED
 from alto.devices import AUTO, DEVICE_HELP, resolve_device
-from alto.errors import InputError
+from alto.errors import ExtractionError, InputError
 from alto.reconstruction.api import MODES
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--points", type=int, help="points given to the model (default: as many as it was trained on)")
     parser.add_argument("--device", default=AUTO, help=DEVICE_HELP)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the point subsampling")
+    parser.add_argument("--max-band-fraction", type=float,
+                        help="mise / region growing: share of the grid the surface band may fill before the "
+                             "extraction stops (default: what a real surface can fill at the resolution; 1: no limit)")
     return parser
 
 
@@ -55,8 +60,6 @@ def main(argv: Sequence[str] | None, prog: str = "alto reconstruct") -> int:
     """Run ``alto reconstruct``; returns the exit code."""
     args = _parser(prog).parse_args(argv)
     device = resolve_device(args.device)  # before any work: a missing GPU is a clear error, not torch's
-
-    from tqdm import tqdm
 
     from alto.mesh import MESH_SUFFIXES, write_mesh
     from alto.reconstruction import Reconstructor, load_model, read_point_cloud
@@ -67,21 +70,12 @@ def main(argv: Sequence[str] | None, prog: str = "alto reconstruct") -> int:
     points = read_point_cloud(args.input)
     model = load_model(args.model, args.config, device=device)
     reconstructor = Reconstructor(model, mode=args.mode, method=args.method, resolution=args.resolution,
-                                  points=args.points, scale=args.scale, device=device, seed=args.seed)
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and sys.stderr.isatty():
-            bar = tqdm(total=total, unit="block", desc="sliding window")
-        if bar is not None:
-            bar.update(done - bar.n)
-
+                                  points=args.points, scale=args.scale, device=device, seed=args.seed,
+                                  max_band_fraction=args.max_band_fraction)
     try:
-        result = reconstructor.run(points, progress)
-    finally:
-        if bar is not None:
-            bar.close()
+        result = reconstructor.run(points)
+    except ExtractionError as error:
+        raise ExtractionError(f"{args.input} with model {args.model}: {error}") from error
     write_mesh(result.mesh, output)
     print(f"{output}: {result.summary()}")
     if result.empty:

@@ -6,8 +6,9 @@ import argparse
 import logging
 import subprocess
 from collections.abc import Sequence
+from typing import Any
 
-from alto.config import load_config, parse_dotted_overrides
+from alto.config import load_experiment, parse_dotted_overrides
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     assignments = list(args.overrides)
     for key, value in (("training.out_dir", args.out_dir), ("data.path", args.data),
                        ("training.max_iters", args.max_iters), ("training.device", args.device)):
@@ -52,7 +53,7 @@ def _without_nproc(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None, prog: str = "alto train") -> int:
     """Run ``alto train``; returns the exit code (3 when stopped by ``training.exit_after``)."""
     args = _parser(prog).parse_args(argv)
-    cfg = load_config(args.config, overrides=[_overrides(args)])  # fail fast, before any relaunch
+    cfg = load_experiment(args.config, overrides=[_overrides(args)])  # fail fast, before any relaunch
     if args.nproc > 1:
         from alto.train.distributed import torchrun_command
 

@@ -44,6 +44,7 @@ __all__ = [
     "merge_configs",
     "no_effect_keys",
     "parse_dotted_overrides",
+    "read_yaml",
     "validate_config",
 ]
 
@@ -59,7 +60,7 @@ KeyPath = tuple[str, ...]
 Provenance = dict[KeyPath, str]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     """Parse one YAML file into a dict; errors name the file (and the line for syntax errors)."""
     try:
         text = path.read_text()
@@ -149,14 +150,14 @@ def _load_chain(path: Path, default_path: Path | None, provenance: Provenance, s
     if path in seen:
         chain = " -> ".join(str(p) for p in [*seen, path])
         raise ConfigError(f"{path}: '{INHERIT_KEY}' forms a cycle: {chain}")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop(INHERIT_KEY, None)
     if parent is not None:
         if not isinstance(parent, str):
             raise ConfigError(f"{path}: key '{INHERIT_KEY}': expected a file path, got {parent!r}")
         base = _load_chain(_resolve_parent(path, parent), default_path, provenance, [*seen, path])
     elif default_path is not None and path != default_path.resolve():
-        base = _read_yaml(default_path)
+        base = read_yaml(default_path)
         _record(base, str(default_path), (), provenance)
     else:
         base = {}
@@ -217,8 +218,9 @@ def _format_error(err: jsonschema.ValidationError, provenance: Provenance | None
         return lines
     if err.validator == "oneOf" and err.context:
         # Report the most specific reason among the alternatives: the deepest one (e.g. the bad
-        # list item rather than "not a string"), preferring anything over a plain type mismatch.
-        specific = max(err.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
+        # list item rather than "not a string"), preferring anything over a mismatch of the
+        # value's kind (a type or an enum of another alternative), then the first alternative.
+        specific = max(err.context, key=lambda e: (len(e.absolute_path), e.validator not in ("type", "enum")))
         return _format_error(specific, provenance, fallback)
     location = _origin(path, provenance, fallback)
     dotted = ".".join(path) or "<top level>"

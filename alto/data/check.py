@@ -10,6 +10,7 @@ shapes and dtypes, and multi files must be numbered 00, 01, ... without gaps
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def check_model(model: Path, unpackbits: bool = True, occupancy: bool = True) ->
     if not model.is_dir():
         return 0, [f"{model}: model folder not found"]
     files, problems = 0, []
-    kinds = [(POINTCLOUD_FILE, POINTCLOUD_DIR, read_surface_file)]
+    kinds: list[tuple[str, str, Callable[[Path], object]]] = [(POINTCLOUD_FILE, POINTCLOUD_DIR, read_surface_file)]
     if occupancy:
         kinds.insert(0, (POINTS_FILE, POINTS_IOU_DIR, lambda p: read_occupancy_file(p, unpackbits)))
     for single, folder, reader in kinds:

@@ -174,6 +174,8 @@ def load_scan_mesh(mesh_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.nd
         mesh = trimesh.load(mesh_path, process=False, force="mesh")
     except Exception as err:  # trimesh raises many types for unreadable files
         raise DataError(f"cannot read the scan mesh {mesh_path}: {err}") from err
+    if not isinstance(mesh, trimesh.Trimesh):
+        raise DataError(f"scan mesh {mesh_path} has no triangles")
     faces = np.asarray(mesh.faces, dtype=np.int64)
     if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
         raise DataError(f"scan mesh {mesh_path} has no triangles")

@@ -84,7 +84,7 @@ class SubsamplePoints:
     """
 
     def __init__(self, n: int | Sequence[int]) -> None:
-        self.n: int | tuple[int, int] = int(n) if np.ndim(n) == 0 else (int(n[0]), int(n[1]))  # type: ignore[index]
+        self.n: int | tuple[int, int] = int(n) if isinstance(n, int | np.integer) else (int(n[0]), int(n[1]))
 
     def __call__(self, data: FieldData, rng: np.random.Generator) -> FieldData:
         points, occ = data[None], data["occ"]
@@ -103,5 +103,5 @@ class SubsamplePoints:
         inner = points[inside][rng.integers(int(inside.sum()), size=n_in)]
         out[None] = np.concatenate([outer, inner])
         out["occ"] = np.concatenate([np.zeros(n_out, np.float32), np.ones(n_in, np.float32)])
-        out["volume"] = np.float32(inside.mean())
+        out["volume"] = np.asarray(inside.mean(), dtype=np.float32)
         return out

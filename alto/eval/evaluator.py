@@ -212,7 +212,9 @@ def evaluate_object(
         samples = _predicted_samples(surface, gt_points, remove_wall, rng, settings)
         metrics = surface_metrics(samples.points, samples.normals, gt_points, gt_normals)
         metrics["iou"] = (
-            occupancy_iou(points_inside_mesh(vertices, faces, iou_points), iou_occupancies) if has_iou else math.nan
+            occupancy_iou(points_inside_mesh(vertices, faces, iou_points), iou_occupancies)
+            if iou_points is not None and iou_occupancies is not None  # has_iou, checked above
+            else math.nan
         )
     except _EvaluationFailure as failure:
         logger.warning("evaluation failed for %s/%s: %s", class_id, model_name, failure)

@@ -22,8 +22,10 @@ import abc
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "INSIDE_TOLERANCE",
@@ -76,7 +78,7 @@ def rotation_matrix(axis: str, angle: float) -> np.ndarray:
     return rot
 
 
-def rotation_aligning_y(direction: np.ndarray) -> np.ndarray:
+def rotation_aligning_y(direction: ArrayLike) -> np.ndarray:
     """A rotation taking the unit y axis onto the unit vector along ``direction``."""
     d = np.asarray(direction, dtype=np.float64)
     norm = np.linalg.norm(d)
@@ -153,6 +155,8 @@ def _disk_points(n: int, radius: float, rng: np.random.Generator) -> tuple[np.nd
 class Primitive(abc.ABC):
     """A closed solid with an analytic surface, placed by :attr:`pose`."""
 
+    #: every concrete primitive is a frozen dataclass (so :func:`dataclasses.replace` applies)
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     pose: Pose
 
     @property
@@ -461,7 +465,7 @@ class Torus(Primitive):
         return dataclasses.replace(self, major=self.major * factor, minor=self.minor * factor)
 
 
-def _axis_pose(start: np.ndarray, end: np.ndarray) -> tuple[Pose, float]:
+def _axis_pose(start: ArrayLike, end: ArrayLike) -> tuple[Pose, float]:
     start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
     length = float(np.linalg.norm(end - start))
     if not length > 0:
@@ -469,34 +473,34 @@ def _axis_pose(start: np.ndarray, end: np.ndarray) -> tuple[Pose, float]:
     return Pose(rotation_aligning_y(end - start), (start + end) / 2.0), length / 2.0
 
 
-def box(center: np.ndarray, size: np.ndarray, rotation: np.ndarray | None = None) -> Box:
+def box(center: ArrayLike, size: ArrayLike, rotation: np.ndarray | None = None) -> Box:
     """Box of full ``size`` (3,) centred at ``center``, optionally rotated about its centre."""
     rot = np.eye(3) if rotation is None else rotation
-    return Box(np.asarray(size, dtype=np.float64) / 2.0, Pose(rot, center))
+    return Box(np.asarray(size, dtype=np.float64) / 2.0, Pose(rot, np.asarray(center, dtype=np.float64)))
 
 
-def frustum(start: np.ndarray, end: np.ndarray, radius_start: float, radius_end: float) -> Frustum:
+def frustum(start: ArrayLike, end: ArrayLike, radius_start: float, radius_end: float) -> Frustum:
     """Truncated cone from ``start`` (radius ``radius_start``) to ``end`` (``radius_end``)."""
     pose, half = _axis_pose(start, end)
     return Frustum(radius_start, radius_end, half, pose)
 
 
-def cylinder(start: np.ndarray, end: np.ndarray, radius: float) -> Frustum:
+def cylinder(start: ArrayLike, end: ArrayLike, radius: float) -> Frustum:
     """Solid cylinder of ``radius`` whose axis runs from ``start`` to ``end``."""
     return frustum(start, end, radius, radius)
 
 
-def capsule(start: np.ndarray, end: np.ndarray, radius: float) -> Capsule:
+def capsule(start: ArrayLike, end: ArrayLike, radius: float) -> Capsule:
     """Capsule of ``radius`` around the segment from ``start`` to ``end``."""
     pose, half = _axis_pose(start, end)
     return Capsule(radius, half, pose)
 
 
-def sphere(center: np.ndarray, radius: float) -> Sphere:
+def sphere(center: ArrayLike, radius: float) -> Sphere:
     """Ball of ``radius`` at ``center``."""
-    return Sphere(radius, Pose(np.eye(3), center))
+    return Sphere(radius, Pose(np.eye(3), np.asarray(center, dtype=np.float64)))
 
 
-def torus(center: np.ndarray, axis: np.ndarray, major: float, minor: float) -> Torus:
+def torus(center: ArrayLike, axis: ArrayLike, major: float, minor: float) -> Torus:
     """Torus centred at ``center`` whose ring lies in the plane normal to ``axis``."""
-    return Torus(major, minor, Pose(rotation_aligning_y(axis), center))
+    return Torus(major, minor, Pose(rotation_aligning_y(axis), np.asarray(center, dtype=np.float64)))

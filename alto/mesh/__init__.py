@@ -12,7 +12,9 @@ extractors turn it into a mesh at a logit ``level``, all behind
 
 :class:`MeshGenerator` wraps a model (encode once, decode in chunks) and records the
 time spent; :class:`SlidingWindow` extracts scenes larger than the model's frame crop
-by crop; :func:`save_generation` writes the mesh and its record. See
+by crop; :func:`save_generation` writes the mesh and its record. Long extractions log
+progress lines, and one whose surface band outgrows any real surface stops with an
+:class:`~alto.errors.ExtractionError` (:mod:`alto.mesh.progress`). See
 ``docs/extraction.md``.
 """
 

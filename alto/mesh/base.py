@@ -4,7 +4,9 @@ An extractor is a frozen dataclass of its settings with one method,
 ``extract(field, inputs=None) -> Extraction``. The skeleton in
 :class:`LatticeExtractor` is: build the lattice over the chosen box, let the method
 fill a logit grid (NaN where it chose not to look), run marching cubes once, place the
-vertices in the world (optionally refined), and report counts and times.
+vertices in the world (optionally refined), and report counts and times. One
+:class:`~alto.mesh.progress.ExtractionProgress` per extraction, reached by the method
+through its evaluator, logs progress lines when the extraction runs long.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from alto.mesh.field import (
 )
 from alto.mesh.lattice import DEFAULT_PADDING, BoxKind, Lattice, make_lattice
 from alto.mesh.marching import VALUE_SPACES, ValueSpace, grid_to_mesh
+from alto.mesh.progress import ExtractionProgress
 
 __all__ = [
     "Extraction",
@@ -126,6 +129,8 @@ class SurfaceSettings:
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     bytes_per_point: int = DEFAULT_BYTES_PER_POINT
 
+    name: ClassVar[str] = "extraction"
+
     def __post_init__(self) -> None:
         if not np.isfinite(self.level):
             raise ConfigError(f"extraction level must be a finite logit, got {self.level!r}")
@@ -133,9 +138,11 @@ class SurfaceSettings:
             raise ConfigError(f"value_space must be one of {VALUE_SPACES}, got {self.value_space!r}")
         chunk_points(self.memory_budget, self.bytes_per_point)
 
-    def evaluator(self, field: Field) -> FieldEvaluator:
-        """A fresh counting evaluator of ``field`` with this budget's chunk size."""
-        return FieldEvaluator(field, chunk_points(self.memory_budget, self.bytes_per_point))
+    def evaluator(self, field: Field, progress: ExtractionProgress | None = None) -> FieldEvaluator:
+        """A fresh counting evaluator of ``field`` with this budget's chunk size, reporting
+        to ``progress`` (default: a new one named after the extractor)."""
+        progress = ExtractionProgress(self.name) if progress is None else progress
+        return FieldEvaluator(field, chunk_points(self.memory_budget, self.bytes_per_point), progress=progress)
 
     def finish(
         self,
@@ -208,9 +215,11 @@ class LatticeExtractor(SurfaceSettings, ABC):
         """Extract the ``level`` surface of ``field`` (see the class for the method)."""
         started = time.perf_counter()
         lattice = make_lattice(self.box, self.points_per_axis, self.padding, inputs)
-        evaluator = self.evaluator(field)
+        progress = ExtractionProgress(f"{self.name} {'x'.join(map(str, lattice.shape))}", lattice.size)
+        evaluator = self.evaluator(field, progress)
         values = self.sample(evaluator, lattice, inputs)
         grid_evaluations = evaluator.evaluations
+        progress.stage("marching cubes")
         vertices, faces = grid_to_mesh(values, self.level, self.value_space)
         world = self.place(vertices, values, lattice, evaluator)
         counts = (grid_evaluations, evaluator.evaluations - grid_evaluations, evaluator.seconds)

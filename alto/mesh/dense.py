@@ -45,5 +45,7 @@ class DenseExtractor(LatticeExtractor):
         return self.resolution
 
     def sample(self, evaluator: FieldEvaluator, lattice: Lattice, inputs: np.ndarray | None) -> np.ndarray:
-        """Evaluate the whole lattice."""
+        """Evaluate the whole lattice (no band guard: its cost is fixed, and announced
+        by the progress lines)."""
+        evaluator.progress.stage("every lattice point", total_points=lattice.size, new_stage=True)
         return sample_dense(evaluator, lattice)

@@ -6,10 +6,12 @@ the tests and benchmarks. Extractors never call it directly; they go through a
 :class:`FieldEvaluator`, which splits the queries into chunks that fit a memory budget,
 runs them under ``torch.no_grad()``, checks what comes back and keeps the two numbers
 the benchmarks report: how many points were evaluated and how long the field took.
+After each chunk it tells the extraction's :class:`~alto.mesh.progress.ExtractionProgress`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +22,7 @@ import torch
 
 from alto.errors import ConfigError, InputError
 from alto.mesh.lattice import Lattice
+from alto.mesh.progress import ExtractionProgress
 
 __all__ = [
     "DEFAULT_BYTES_PER_POINT",
@@ -65,12 +68,14 @@ def logit(probability: float) -> float:
 
 @dataclass
 class FieldEvaluator:
-    """Evaluates ``field`` in chunks of ``chunk_size`` points and keeps count and time."""
+    """Evaluates ``field`` in chunks of ``chunk_size`` points, keeps count and time and
+    reports each chunk to ``progress``."""
 
     field: Field
     chunk_size: int
     evaluations: int = 0
     seconds: float = 0.0
+    progress: ExtractionProgress = dataclasses.field(default_factory=lambda: ExtractionProgress("field evaluation"))
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -116,4 +121,5 @@ class FieldEvaluator:
         self.evaluations += len(query)
         if not np.all(np.isfinite(values)):
             raise InputError("the occupancy field returned NaN or infinite logits")
+        self.progress.evaluated(len(query))
         return values

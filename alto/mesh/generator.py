@@ -22,7 +22,7 @@ from alto.errors import InputError
 from alto.mesh.base import LatticeExtractor
 from alto.mesh.lattice import check_points
 from alto.mesh.model_field import EncoderDecoder, ModelFields
-from alto.mesh.sliding import Progress, SlidingWindow, extract_sliding
+from alto.mesh.sliding import SlidingWindow, extract_sliding
 
 __all__ = ["Generation", "GenerationRecord", "MeshGenerator", "as_point_array"]
 
@@ -80,20 +80,21 @@ class MeshGenerator:
 
     def __init__(
         self,
-        model: torch.nn.Module | EncoderDecoder,
+        model: EncoderDecoder,
         extractor: LatticeExtractor | SlidingWindow,
         device: str | torch.device = "cpu",
     ) -> None:
         self.device = resolve_device(device, source="generation device")
         if isinstance(model, torch.nn.Module):
-            model = model.to(self.device)
+            model.to(self.device)
         self.model = model
         self.extractor = extractor
 
-    def generate(self, inputs: np.ndarray | torch.Tensor, progress: Progress | None = None) -> Generation:
+    def generate(self, inputs: np.ndarray | torch.Tensor) -> Generation:
         """The mesh of the point cloud ``inputs`` ((N, 3) or (1, N, 3)) and its record.
 
-        ``progress(done, total)`` reports the blocks of a sliding-window extraction.
+        Long extractions log progress lines; one whose surface band runs away raises
+        :class:`~alto.errors.ExtractionError` (see :mod:`alto.mesh.progress`).
         """
         points = as_point_array(inputs)
         if isinstance(self.model, torch.nn.Module):
@@ -101,7 +102,7 @@ class MeshGenerator:
         fields = ModelFields(self.model, self.device)
         started = time.perf_counter()
         if isinstance(self.extractor, SlidingWindow):
-            extraction = extract_sliding(fields, points, self.extractor, progress)
+            extraction = extract_sliding(fields, points, self.extractor)
         else:
             features = fields.encode(points)
             extraction = self.extractor.extract(fields.field(features), points)

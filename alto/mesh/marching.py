@@ -137,7 +137,10 @@ def bisect_vertices(
     side_end = np.sign(padded_value(values, end.astype(np.int64)) - level)
     point_start, point_end = lattice.to_world(start), lattice.to_world(end)
     estimate = world[on_edge]
-    for _ in range(steps):
+    total = evaluator.progress.points + steps * len(estimate)
+    for step in range(steps):
+        stage = f"refinement step {step + 1} of {steps} ({len(estimate):,} vertices)"
+        evaluator.progress.stage(stage, total_points=total, new_stage=step == 0)
         side = np.sign(evaluator.points(estimate).astype(np.float64) - level)
         hit = side == 0
         move_start = ((side == side_start) & ~hit)[:, None]

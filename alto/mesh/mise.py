@@ -9,7 +9,9 @@ repeats until no new point appears. Points never evaluated are then filled by co
 the previous value along x, then y, then z, and marching cubes runs on the full grid.
 This reproduces the octree of Occupancy Networks' ``libmise`` decision for decision;
 instead of a per-voxel tree walk it keeps one boolean "leaf" grid per level and tests
-all cells of a level at once with strided block reductions.
+all cells of a level at once with strided block reductions. Before each round's points
+are evaluated a :class:`~alto.mesh.progress.BandGuard` checks the points known against
+what a real surface can have at the final resolution.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from alto.errors import InputError
 from alto.mesh.base import LatticeExtractor, require_int
 from alto.mesh.field import FieldEvaluator
 from alto.mesh.lattice import FlatUnique, Lattice
+from alto.mesh.progress import BandGuard, check_band_fraction
 
 __all__ = [
     "DEFAULT_RESOLUTION_0",
     "DEFAULT_UPSAMPLING_STEPS",
+    "MISE_BAND_DEPTH",
     "MiseExtractor",
     "fill_unknown",
     "sample_mise",
@@ -36,6 +40,11 @@ __all__ = [
 DEFAULT_RESOLUTION_0 = 32
 #: Number of 2x refinements (``generation.upsampling_steps`` of ConvONet's default.yaml).
 DEFAULT_UPSAMPLING_STEPS = 2
+
+#: Depth in final cells of the points MISE evaluates around a surface (the corners of
+#: the straddling cells of its last levels; 4.3 measured on the torus and box of
+#: ``bench/extract.py`` at 256^3), for the band guard. Its coarse lattice comes on top.
+MISE_BAND_DEPTH = 6
 
 #: Child offsets of a cell, in units of the child size: {0, 1}^3.
 _CHILD_OFFSETS = np.stack(np.meshgrid(*[np.arange(2)] * 3, indexing="ij"), -1).reshape(-1, 3)
@@ -105,9 +114,11 @@ def sample_mise(
     resolution_0: int,
     upsampling_steps: int,
     level: float,
+    guard: BandGuard | None = None,
 ) -> np.ndarray:
     """The MISE logit grid over ``lattice`` (``resolution_0 * 2**upsampling_steps + 1``
-    points per axis), unknown points filled as upstream."""
+    points per axis), unknown points filled as upstream. ``guard`` checks the points
+    known before each round's evaluation; the evaluator's progress hears of every round."""
     cells = resolution_0 << upsampling_steps
     if lattice.shape != (cells + 1,) * 3:
         raise InputError(
@@ -121,7 +132,17 @@ def sample_mise(
     pending = np.ravel_multi_index(np.meshgrid(coarse, coarse, coarse, indexing="ij"), lattice.shape)
     pending = pending.reshape(-1)
     unique = FlatUnique(lattice.size)
+    progress = evaluator.progress
+    most = progress.points + (lattice.size if guard is None else guard.limit)
+    known, rounds = 0, 0
     while pending.size:
+        rounds += 1
+        known += pending.size
+        if guard is not None:
+            guard.check(known, f"subdivision round {rounds}")
+        progress.stage(
+            f"subdivision round {rounds}", band=known, total_points=most, upper_bound=True, new_stage=rounds == 1
+        )
         values.reshape(-1)[pending] = evaluator.lattice(lattice, pending)
         pending = _subdivide(values, leaves, level, unique)
     return fill_unknown(values)
@@ -133,10 +154,14 @@ class MiseExtractor(LatticeExtractor):
 
     The final lattice has ``resolution_0 * 2**upsampling_steps + 1`` points per axis
     (ConvONet: 32 -> 128 cells, 129 points, over the box ``1 + padding``).
+    ``max_band_fraction`` is the share of the lattice it may evaluate beyond its coarse
+    lattice before it stops (None: the limit of :class:`~alto.mesh.progress.BandGuard`,
+    1: no limit).
     """
 
     resolution_0: int = DEFAULT_RESOLUTION_0
     upsampling_steps: int = DEFAULT_UPSAMPLING_STEPS
+    max_band_fraction: float | None = None
 
     name: ClassVar[str] = "mise"
 
@@ -144,6 +169,7 @@ class MiseExtractor(LatticeExtractor):
         super().__post_init__()
         require_int(self.name, "resolution_0", self.resolution_0, 1)
         require_int(self.name, "upsampling_steps", self.upsampling_steps, 0)
+        check_band_fraction(self.name, self.max_band_fraction)
 
     @property
     def points_per_axis(self) -> int:
@@ -152,4 +178,13 @@ class MiseExtractor(LatticeExtractor):
 
     def sample(self, evaluator: FieldEvaluator, lattice: Lattice, inputs: np.ndarray | None) -> np.ndarray:
         """Evaluate the octree's lattice points, then fill the rest."""
-        return sample_mise(evaluator, lattice, self.resolution_0, self.upsampling_steps, self.level)
+        guard = BandGuard.build(
+            evaluator.progress.name,
+            self.points_per_axis,
+            lattice.size,
+            MISE_BAND_DEPTH,
+            self.max_band_fraction,
+            self.level,
+            base=(self.resolution_0 + 1) ** 3,
+        )
+        return sample_mise(evaluator, lattice, self.resolution_0, self.upsampling_steps, self.level, guard)

@@ -12,6 +12,11 @@ lattice cells that hold input points:
    triangles touching a never-evaluated point are dropped.
 5. Vertices on grid edges are refined by bisection (:func:`~alto.mesh.marching.bisect_vertices`).
 
+Before each round's points are evaluated, a :class:`~alto.mesh.progress.BandGuard`
+checks the band against what a real surface can have at this resolution, so a field
+with surface almost everywhere is stopped with an
+:class:`~alto.errors.ExtractionError` instead of evaluating the whole lattice.
+
 The lattice is surrounded by a shell one point wide that counts as known and outside
 (ALTO forces its border shell to ``out_value`` after growing; here it is outside from
 the start, so a surface cut by the box grows along the closing cap).
@@ -32,8 +37,10 @@ from alto.mesh.base import LatticeExtractor, require_int
 from alto.mesh.field import FieldEvaluator
 from alto.mesh.lattice import BoxKind, Lattice, check_points
 from alto.mesh.marching import OUTSIDE_LOGIT, bisect_vertices
+from alto.mesh.progress import BandGuard, check_band_fraction
 
 __all__ = [
+    "BAND_DEPTH_PER_DILATION",
     "DEFAULT_DILATION",
     "DEFAULT_REFINEMENT_STEPS",
     "DEFAULT_REGION_RESOLUTION",
@@ -48,6 +55,11 @@ DEFAULT_REGION_RESOLUTION = 256
 DEFAULT_DILATION = 2
 #: Bisection steps per edge vertex: ALTO's ``refine_iter = 10``.
 DEFAULT_REFINEMENT_STEPS = 10
+#: Depth of the band in cells per unit of dilation: a seed lies within ``dilation``
+#: cells of the surface (on either side) and its block reaches ``dilation`` further,
+#: so the band is about ``4 * dilation`` cells deep (7.5 measured at dilation 2 on the
+#: torus and box of ``bench/extract.py``).
+BAND_DEPTH_PER_DILATION = 4
 #: Value marking a lattice point already queued for evaluation in the current round
 #: (fields return finite logits, so it never collides with a real value).
 QUEUED = np.inf
@@ -95,13 +107,15 @@ def grow_region(
     level: float,
     dilation: int,
     trace: GrowthTrace | None = None,
+    guard: BandGuard | None = None,
 ) -> np.ndarray:
     """Logit grid over ``lattice`` known on the band grown from ``inputs`` (NaN elsewhere).
 
     Each round walks the block offsets, every step on all seeds at once. A point
     queued for evaluation or for the next round is marked at once (``QUEUED`` in the
     values, visited for seeds), so no list ever holds a point twice and no
-    duplicate removal is needed.
+    duplicate removal is needed. ``guard`` checks the band before each round's
+    evaluation; the evaluator's progress hears of every round.
     """
     margin = dilation + 1
     grid = lattice.padded(margin)
@@ -116,15 +130,23 @@ def grow_region(
     touched = np.zeros(values.size, dtype=bool) if trace is not None else None
     level = np.float64(level)
 
+    progress = evaluator.progress
+    most = progress.points + (lattice.size if guard is None else guard.limit)
+    known, rounds = 0, 0
     seeds = _seed_indices(inputs, lattice, margin)
     while seeds.size:
-        unknown = []
+        rounds += 1
+        queued = []
         for offset in offsets:
             block_points = seeds + offset
             new = block_points[np.isnan(flat_values.take(block_points))]
             flat_values[new] = QUEUED
-            unknown.append(new)
-        unknown = np.concatenate(unknown)
+            queued.append(new)
+        unknown = np.concatenate(queued)
+        known += unknown.size
+        if guard is not None:
+            guard.check(known, f"growth round {rounds} ({seeds.size:,} seeds)")
+        progress.stage(f"growth round {rounds}", band=known, total_points=most, upper_bound=True, new_stage=rounds == 1)
         flat_values[unknown] = evaluator.lattice(grid, unknown)
         flat_visited[seeds] = True
         seed_values = flat_values.take(seeds)
@@ -137,7 +159,7 @@ def grow_region(
             new = block_points[crosses & ~flat_visited.take(block_points)]
             flat_visited[new] = True
             grown.append(new)
-        if trace is not None:
+        if trace is not None and touched is not None:
             _record_round(trace, touched, seeds, offsets)
         seeds = np.sort(np.concatenate(grown))
     return values[interior]
@@ -147,13 +169,13 @@ def _record_round(trace: GrowthTrace, touched: np.ndarray, seeds: np.ndarray, of
     """Add one round to ``trace``: its seeds and the distinct points of its blocks."""
     trace.rounds += 1
     trace.seeds += seeds.size
-    counted = []
+    blocks = []
     for offset in offsets:
         block_points = seeds + offset
         new = block_points[~touched.take(block_points)]
         touched[new] = True
-        counted.append(new)
-    counted = np.concatenate(counted)
+        blocks.append(new)
+    counted = np.concatenate(blocks)
     trace.block_points += counted.size
     touched[counted] = False
 
@@ -164,13 +186,16 @@ class RegionGrowingExtractor(LatticeExtractor):
 
     Needs the input points (the seeds). ALTO's settings: ``resolution=256``,
     ``dilation=2``, ``refinement_steps=10``, ``box="input_bbox"``, ``level=0``,
-    ``value_space="probability"``.
+    ``value_space="probability"``. ``max_band_fraction`` is the share of the lattice
+    the band may fill before the extraction stops (None: the limit of
+    :class:`~alto.mesh.progress.BandGuard`, 1: no limit).
     """
 
     resolution: int = DEFAULT_REGION_RESOLUTION
     dilation: int = DEFAULT_DILATION
     refinement_steps: int = DEFAULT_REFINEMENT_STEPS
     box: BoxKind = "input_bbox"
+    max_band_fraction: float | None = None
 
     name: ClassVar[str] = "region_growing"
 
@@ -179,6 +204,7 @@ class RegionGrowingExtractor(LatticeExtractor):
         require_int(self.name, "resolution", self.resolution, 2)
         require_int(self.name, "dilation", self.dilation, 1)
         require_int(self.name, "refinement_steps", self.refinement_steps, 0)
+        check_band_fraction(self.name, self.max_band_fraction)
 
     @property
     def points_per_axis(self) -> int:
@@ -189,7 +215,15 @@ class RegionGrowingExtractor(LatticeExtractor):
         """Grow the known band from the input points."""
         if inputs is None:
             raise InputError("region_growing extraction needs the input points as seeds, got none")
-        return grow_region(evaluator, lattice, inputs, self.level, self.dilation)
+        guard = BandGuard.build(
+            evaluator.progress.name,
+            self.resolution,
+            lattice.size,
+            BAND_DEPTH_PER_DILATION * self.dilation,
+            self.max_band_fraction,
+            self.level,
+        )
+        return grow_region(evaluator, lattice, inputs, self.level, self.dilation, guard=guard)
 
     def place(
         self,

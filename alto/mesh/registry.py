@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from alto.config import ExperimentConfig, as_experiment
+from alto.config.typed import ALTO, CONVONET
 from alto.errors import ConfigError
 from alto.mesh.base import LatticeExtractor
 from alto.mesh.dense import DenseExtractor
@@ -19,6 +21,7 @@ from alto.mesh.field import logit
 from alto.mesh.generator import MeshGenerator
 from alto.mesh.lattice import DEFAULT_PADDING
 from alto.mesh.mise import DEFAULT_RESOLUTION_0, DEFAULT_UPSAMPLING_STEPS, MiseExtractor
+from alto.mesh.model_field import EncoderDecoder
 from alto.mesh.region_growing import (
     DEFAULT_DILATION,
     DEFAULT_REFINEMENT_STEPS,
@@ -26,7 +29,6 @@ from alto.mesh.region_growing import (
     RegionGrowingExtractor,
 )
 from alto.mesh.sliding import SlidingWindow
-from alto.models.build import ALTO, CONVONET, model_family
 
 __all__ = [
     "ALTO_THRESHOLD",
@@ -45,10 +47,6 @@ __all__ = [
 EXTRACTORS: dict[str, type[LatticeExtractor]] = {
     cls.name: cls for cls in (DenseExtractor, MiseExtractor, RegionGrowingExtractor)
 }
-
-#: ``generation.extractor`` value that picks the protocol of the model's own code base
-#: (:func:`alto.models.build.model_family`: region growing for ALTO, MISE for ConvONet).
-AUTO = "auto"
 
 #: Occupancy probability of ConvONet's surfaces (``test.threshold`` of its configs).
 CONVONET_THRESHOLD = 0.2
@@ -78,7 +76,7 @@ def convonet_extractor(
     With ``upsampling_steps == 0`` ConvONet evaluates a dense lattice of
     ``resolution_0`` points per axis instead, and so does this.
     """
-    common = {"level": logit(threshold), "value_space": "logit", "box": "unit", "padding": padding}
+    common: dict[str, Any] = {"level": logit(threshold), "value_space": "logit", "box": "unit", "padding": padding}
     if upsampling_steps == 0:
         return DenseExtractor(resolution=resolution_0, **common)
     return MiseExtractor(resolution_0=resolution_0, upsampling_steps=upsampling_steps, **common)
@@ -97,76 +95,66 @@ def alto_extractor() -> RegionGrowingExtractor:
     )
 
 
-def _threshold(cfg: Mapping[str, Any]) -> float:
-    return (cfg.get("test") or {}).get("threshold", ALTO_THRESHOLD)
-
-
-def _padding(cfg: Mapping[str, Any]) -> float:
-    return (cfg.get("data") or {}).get("padding", DEFAULT_PADDING)
-
-
-def _convonet_preset(cfg: Mapping[str, Any]) -> LatticeExtractor:
-    generation = cfg.get("generation") or {}
+def _convonet_preset(cfg: ExperimentConfig) -> LatticeExtractor:
     return convonet_extractor(
-        threshold=_threshold(cfg),
-        padding=_padding(cfg),
-        resolution_0=generation.get("resolution_0", DEFAULT_RESOLUTION_0),
-        upsampling_steps=generation.get("upsampling_steps", DEFAULT_UPSAMPLING_STEPS),
+        threshold=cfg.test.threshold,
+        padding=cfg.data.padding,
+        resolution_0=cfg.generation.resolution_0,
+        upsampling_steps=cfg.generation.upsampling_steps,
     )
 
 
-def _alto_preset(cfg: Mapping[str, Any]) -> LatticeExtractor:
+def _alto_preset(cfg: ExperimentConfig) -> LatticeExtractor:
     return alto_extractor()
 
 
 #: The published protocols by name (also the model families), each built from an experiment config.
-PRESETS: dict[str, Callable[[Mapping[str, Any]], LatticeExtractor]] = {
+PRESETS: dict[str, Callable[[ExperimentConfig], LatticeExtractor]] = {
     CONVONET: _convonet_preset,
     ALTO: _alto_preset,
 }
 
 
-def extractor_from_config(cfg: Mapping[str, Any]) -> LatticeExtractor:
+def extractor_from_config(cfg: ExperimentConfig | Mapping[str, Any]) -> LatticeExtractor:
     """The extractor an experiment config asks for.
 
     ``generation.extractor`` (an alto key) is either a preset name, "convonet"
     (MISE from ``generation.resolution_0`` / ``upsampling_steps`` at
     ``test.threshold`` over ``1 + data.padding``), "alto", or "auto" (the default:
-    the preset of :func:`alto.models.build.model_family`, which is what each
-    upstream code base does), or a mapping with ``method`` and that extractor's
-    settings, where ``threshold`` (a probability) may stand for ``level`` and
-    ``test.threshold`` / ``data.padding`` are the defaults.
+    the preset of the model's family, :attr:`alto.config.ExperimentConfig.extractor`,
+    which is what each upstream code base does), or a mapping with ``method`` and that
+    extractor's settings, where ``threshold`` (a probability) may stand for ``level`` and
+    ``test.threshold`` / ``data.padding`` are the defaults. The schema has already
+    refused any other value (an unknown preset, a mapping without ``method``).
     """
-    spec = (cfg.get("generation") or {}).get("extractor", AUTO)
-    if spec == AUTO:
-        spec = model_family(cfg)
+    experiment = as_experiment(cfg)
+    spec = experiment.extractor
+    if isinstance(spec, str):
+        return PRESETS[spec](experiment)
+    settings = dict(spec)
+    method = settings.pop("method")
     try:
-        if isinstance(spec, str) and spec in PRESETS:
-            return PRESETS[spec](cfg)
-        if isinstance(spec, Mapping) and "method" in spec:
-            settings = dict(spec)
-            method = settings.pop("method")
-            if "threshold" in settings and "level" in settings:
-                raise ConfigError("give either 'threshold' or 'level', not both")
-            if "level" not in settings:
-                settings["level"] = logit(settings.pop("threshold", _threshold(cfg)))
-            settings.setdefault("padding", _padding(cfg))
-            return build_extractor(method, **settings)
+        if "threshold" in settings and "level" in settings:
+            raise ConfigError("give either 'threshold' or 'level', not both")
+        if "level" not in settings:
+            settings["level"] = logit(settings.pop("threshold", experiment.test.threshold))
+        settings.setdefault("padding", experiment.data.padding)
+        return build_extractor(method, **settings)
     except ConfigError as error:
         raise ConfigError(f"generation.extractor: {error}") from error
-    raise ConfigError(
-        f"generation.extractor must be {AUTO!r}, one of {sorted(PRESETS)} or a mapping with a 'method' key "
-        f"({sorted(EXTRACTORS)}), got {spec!r}"
-    )
 
 
-def window_from_config(cfg: Mapping[str, Any]) -> SlidingWindow:
+def window_from_config(cfg: ExperimentConfig | Mapping[str, Any]) -> SlidingWindow:
     """The sliding window of ``generation.window`` (block size, crop margin, resolution ...).
 
     The iso-level is ``test.threshold`` and the model's frame is ``1 + data.padding``.
     """
-    generation = cfg.get("generation") or {}
-    settings = {"level": logit(_threshold(cfg)), "model_box": 1.0 + _padding(cfg), **(generation.get("window") or {})}
+    experiment = as_experiment(cfg)
+    settings = {
+        "level": logit(experiment.test.threshold),
+        "model_box": 1.0 + experiment.data.padding,
+        **(experiment.generation.window or {}),
+    }
     try:
         return SlidingWindow(**settings)
     except TypeError as error:
@@ -174,9 +162,10 @@ def window_from_config(cfg: Mapping[str, Any]) -> SlidingWindow:
 
 
 def generator_from_config(
-    cfg: Mapping[str, Any], model: torch.nn.Module, device: str | torch.device = "cpu"
+    cfg: ExperimentConfig | Mapping[str, Any], model: EncoderDecoder, device: str | torch.device = "cpu"
 ) -> MeshGenerator:
     """A :class:`MeshGenerator` with the extractor (or sliding window) the config asks for."""
-    generation = cfg.get("generation") or {}
-    method = window_from_config(cfg) if generation.get("sliding_window") else extractor_from_config(cfg)
+    experiment = as_experiment(cfg)
+    sliding = experiment.generation.sliding_window
+    method = window_from_config(experiment) if sliding else extractor_from_config(experiment)
     return MeshGenerator(model, method, device)

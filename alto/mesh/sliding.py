@@ -20,7 +20,6 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -32,6 +31,7 @@ from alto.mesh.dense import sample_dense
 from alto.mesh.lattice import DEFAULT_PADDING, Lattice, check_points
 from alto.mesh.marching import OUTSIDE_LOGIT, grid_to_mesh
 from alto.mesh.model_field import ModelFields
+from alto.mesh.progress import ExtractionProgress
 
 __all__ = ["SCENE_MARGIN", "SlidingWindow", "extract_sliding"]
 
@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 #: Border added around the inputs' bounding box before tiling (ConvONet's
 #: ``get_crop_bound`` pads by 0.01 on each side).
 SCENE_MARGIN = 0.01
-#: Called with (blocks done, blocks in all) during a sliding-window extraction.
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,24 +101,24 @@ class SlidingWindow(SurfaceSettings):
         return Lattice(origin=tuple(low.tolist()), spacing=self.spacing, shape=shape)
 
 
-def extract_sliding(
-    model: ModelFields, inputs: np.ndarray, window: SlidingWindow, progress: Progress | None = None
-) -> Extraction:
+def extract_sliding(model: ModelFields, inputs: np.ndarray, window: SlidingWindow) -> Extraction:
     """Extract a scene block by block with one encoding per block and one marching cubes.
 
-    ``progress(done, total)`` is called after each block (e.g. to drive a progress bar).
+    Long extractions log progress lines (block, points evaluated, time left; see
+    :class:`~alto.mesh.progress.ExtractionProgress`).
     """
     started = time.perf_counter()
     points = check_points(inputs)
     lattice = window.scene_lattice(points)
+    progress = ExtractionProgress(f"{window.name} {'x'.join(map(str, lattice.shape))}", lattice.size)
     step = window.block_points
     half_crop = window.crop_extent / 2
     values = np.empty(lattice.shape, dtype=np.float32)
     evaluations, field_seconds, empty_blocks = 0, 0.0, 0
     corners = list(itertools.product(*(range(0, n, step) for n in lattice.shape)))
-    for done, corner in enumerate(corners, start=1):
-        if progress is not None and done > 1:
-            progress(done - 1, len(corners))
+    for done, corner in enumerate(corners):
+        # every block's points are evaluated at most once, so the lattice bounds what is left
+        progress.stage(f"block {done + 1} of {len(corners)}", total_points=lattice.size, upper_bound=True)
         start = np.asarray(corner)
         stop = np.minimum(start + step, lattice.shape)
         region = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
@@ -131,17 +129,16 @@ def extract_sliding(
             empty_blocks += 1
             continue
         features = model.encode(points[in_crop] - centre)
-        evaluator = window.evaluator(model.field(features, centre))
+        evaluator = window.evaluator(model.field(features, centre), progress)
         block = Lattice(
             origin=tuple(lattice.to_world(start).tolist()),
             spacing=lattice.spacing,
-            shape=tuple(int(n) for n in stop - start),
+            shape=(int(stop[0] - start[0]), int(stop[1] - start[1]), int(stop[2] - start[2])),
         )
         values[region] = sample_dense(evaluator, block)
         evaluations += evaluator.evaluations
         field_seconds += evaluator.seconds
-    if progress is not None:
-        progress(len(corners), len(corners))
+    progress.stage("marching cubes")
     logger.debug("sliding window: %d blocks without input points left outside", empty_blocks)
     vertices, faces = grid_to_mesh(values, window.level, window.value_space)
     counts = (evaluations, 0, field_seconds)

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alto.config.defaults import DATA_DEFAULTS
+from alto.config import ExperimentConfig, as_experiment
 from alto.data.download.sources import CONVONET_CHECKPOINTS
 from alto.errors import InputError
 
@@ -63,15 +63,14 @@ class InputProfile:
         return f"{self.frame}, {self.points} {kind}points, noise {self.noise:g}"
 
 
-def input_profile(cfg: Mapping[str, Any]) -> InputProfile:
-    """The :class:`InputProfile` of an experiment config (rooms are marked by wall removal)."""
-    data = cfg.get("data") or {}
-    scene = bool((cfg.get("test") or {}).get("remove_wall", False))
+def input_profile(cfg: ExperimentConfig | Mapping[str, Any]) -> InputProfile:
+    """The :class:`InputProfile` of an experiment config (:attr:`ExperimentConfig.is_scene` for the frame)."""
+    experiment = as_experiment(cfg)
     return InputProfile(
-        frame=SCENE_FRAME if scene else OBJECT_FRAME,
-        points=int(data.get("pointcloud_n", DATA_DEFAULTS["pointcloud_n"])),
-        noise=float(data.get("pointcloud_noise", DATA_DEFAULTS["pointcloud_noise"])),
-        partial=data.get("input_type") == "partial_pointcloud",
+        frame=SCENE_FRAME if experiment.is_scene else OBJECT_FRAME,
+        points=experiment.data.pointcloud_n,
+        noise=float(experiment.data.pointcloud_noise),
+        partial=experiment.data.partial,
     )
 
 

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from alto.config import ExperimentConfig
+from alto.config.typed import config_dict
 from alto.errors import CheckpointError
 from alto.io import atomic_path
 from alto.models.build import build_model
@@ -152,7 +154,7 @@ def _check_and_load(model: nn.Module, state: Mapping[str, Tensor], source: str) 
 def load_checkpoint(
     source: str | os.PathLike[str] | Mapping[str, Any],
     model: OccupancyNetwork | None = None,
-    cfg: Mapping[str, Any] | None = None,
+    cfg: ExperimentConfig | Mapping[str, Any] | None = None,
     *,
     map_location: Any = "cpu",
 ) -> dict[str, Any]:
@@ -203,7 +205,7 @@ def load_checkpoint(
         result["optimizer"] = None
     result.update(
         model=model,
-        config=dict(config) if config is not None else None,
+        config=config_dict(config) if config is not None else None,
         source_format="alto" if ours else "upstream",
         dropped_keys=dropped,
     )
@@ -216,7 +218,7 @@ def save_checkpoint(
     path: str | os.PathLike[str],
     model: OccupancyNetwork,
     *,
-    config: Mapping[str, Any] | None = None,
+    config: ExperimentConfig | Mapping[str, Any] | None = None,
     optimizer: Mapping[str, Any] | None = None,
     scheduler: Mapping[str, Any] | None = None,
     epoch_it: int = 0,
@@ -238,7 +240,7 @@ def save_checkpoint(
     payload = {
         "format": FORMAT_TAG,
         "format_version": FORMAT_VERSION,
-        "config": dict(config),
+        "config": config_dict(config),
         "model": model.state_dict(),
         "optimizer": optimizer,
         "scheduler": scheduler,

@@ -31,10 +31,14 @@ from alto.models.layers import (
     identity_layout,
 )
 from alto.ops import DEFAULT_PADDING, GRID, GridProjection, grid_rows
+from alto.ops.parallel import run_chunks
 
 __all__ = [
     "ATTENTION_CHUNK_POINTS",
+    "ATTENTION_CHUNK_ROWS",
     "ATTENTION_EXPANSION",
+    "INFERENCE_BLOCK_POINTS",
+    "INFERENCE_PATHS",
     "LEAKY_SLOPE",
     "UPSTREAM_NEIGHBOUR_PADDING",
     "UPSTREAM_REVERSED_NEIGHBOUR_AXES",
@@ -53,11 +57,25 @@ UPSTREAM_NEIGHBOUR_PADDING = 0.1
 #: in reverse order, see :meth:`alto.ops.GridProjection.neighbours`); its trained
 #: weights depend on it
 UPSTREAM_REVERSED_NEIGHBOUR_AXES = True
-#: query points (summed over the batch) per chunk of the attention decoder at inference.
-#: It makes 9 or 27 neighbour rows per point and a 4x wider MLP over them; in chunks
-#: this small they stay in the CPU caches, which made decoding 100k points 1.5-2x
-#: faster on the development machine (bench/model_step.py).
+#: query points (summed over the batch) per chunk of the attention decoder's reference
+#: inference path. It makes 9 or 27 neighbour rows per point and a 4x wider MLP over
+#: them; in chunks this small they stay in the CPU caches, which made decoding 100k
+#: points 1.5-2x faster than one pass on the development machine (bench/model_step.py).
 ATTENTION_CHUNK_POINTS = 512
+#: attention rows (query points x neighbours x heads) per chunk of the blocked inference on
+#: the CPU: 512 points of a triplane model, 42 of the 4-head volume model. Each chunk's
+#: largest intermediate, the attention MLP's hidden layer, is this many rows of
+#: ``ATTENTION_EXPANSION * hidden_size``; for the volume, chunks of 512 points (28 MB of
+#: it) cost more in page faults than in arithmetic (bench/model_step.py)
+ATTENTION_CHUNK_ROWS = 4608
+#: query points (summed over the batch) per block of the attention decoder's blocked
+#: inference: the index work (cells, interpolation, neighbour rows) and the residual head
+#: run once per block, in a few large operations, and only the attention runs in chunks
+#: of ``ATTENTION_CHUNK_POINTS``
+INFERENCE_BLOCK_POINTS = 16384
+#: how :class:`AttentionDecoder` decodes without autograd: ``'blocked'`` (the default) or
+#: ``'reference'``, the attention and everything around it per chunk, as under autograd
+INFERENCE_PATHS = ("blocked", "reference")
 #: upstream plane suffix of ALTO's per-plane attention layers (``fc_q1`` is the xz plane, ...)
 _UPSTREAM_PLANE_SUFFIX = {"xz": "1", "xy": "2", "yz": "3", GRID: ""}
 
@@ -97,6 +115,8 @@ class _ResidualHead(nn.Module):
         for fc_c, block in zip(self.fc_c, self.blocks, strict=True):
             net = fc_c(condition) if net is None else net + fc_c(condition)
             net = block(net)
+        if net is None:
+            raise ValueError("the residual head has no blocks (n_blocks must be at least 1)")
         net = F.leaky_relu(net, LEAKY_SLOPE) if self.leaky else torch.relu(net)
         return self.fc_out(net).squeeze(-1)
 
@@ -161,6 +181,9 @@ class AttentionDecoder(_ResidualHead):
     """
 
     chunk_points = ATTENTION_CHUNK_POINTS
+    chunk_rows = ATTENTION_CHUNK_ROWS
+    block_points = INFERENCE_BLOCK_POINTS
+    inference_path = INFERENCE_PATHS[0]
 
     def __init__(
         self,
@@ -199,20 +222,29 @@ class AttentionDecoder(_ResidualHead):
         )
 
     def forward(self, points: Tensor, grids: Tensor) -> Tensor:
-        """Logits ``(B, T)``; without autograd the points go in chunks of ``chunk_points``.
+        """Logits ``(B, T)`` of ``points (B, T, 3)`` on ``grids (P * B, C, R, ...)``.
 
         Keys and values are linear in the neighbour features, so they are computed
         once per grid cell and then gathered, when the grids have fewer cells than
         there are neighbour lookups (at inference a whole grid serves many points).
         Under autograd every intermediate is kept for the backward pass anyway, and
-        per-chunk gradients of the full grids would only add work, so there is one chunk.
+        per-chunk gradients of the full grids would only add work, so the points go
+        in one piece through :meth:`_attend`. Without autograd they go by
+        :meth:`_decode_blocked` (``inference_path='blocked'``) or, as the reference it
+        is tested against, through :meth:`_attend` per chunk of ``chunk_points``.
         """
+        if self.inference_path not in INFERENCE_PATHS:
+            raise ValueError(f"inference_path must be one of {INFERENCE_PATHS}, got {self.inference_path!r}")
         rows = grid_rows(grids)
         lookups = points.shape[0] * points.shape[1] * 3**grids[0, 0].dim() * len(self.planes)
         cells = rows.view(len(self.planes), -1, rows.shape[1])
         cell_key_value = self._key_value(cells).flatten(0, 1) if cells.shape[1] * len(self.planes) <= lookups else None
         if torch.is_grad_enabled():
             return self._attend(points, grids, rows, cell_key_value)
+        if self.inference_path == "blocked":
+            per_sample = max(1, self.block_points // points.shape[0])
+            blocks = points.split(per_sample, dim=1)
+            return torch.cat([self._decode_blocked(block, grids, rows, cell_key_value) for block in blocks], 1)
         per_sample = max(1, self.chunk_points // points.shape[0])
         return torch.cat(
             [self._attend(chunk, grids, rows, cell_key_value) for chunk in points.split(per_sample, dim=1)], 1
@@ -240,23 +272,73 @@ class AttentionDecoder(_ResidualHead):
         attended = [self._attend_plane(p, *inputs, cell_key_value is None) for p, inputs in enumerate(per_plane)]
         return self.head(None, torch.cat(attended, dim=-1))  # planes concatenated
 
+    def _decode_blocked(self, points: Tensor, grids: Tensor, rows: Tensor, cell_key_value: Tensor | None) -> Tensor:
+        """Logits ``(B, T)`` of one block of points, without autograd.
+
+        The same computation as :meth:`_attend`, reordered: the projection, the queries
+        and the neighbour rows of the whole block are found in a few large operations;
+        then on the CPU each plane attends chunk by chunk of ``chunk_rows`` attention
+        rows (small enough for the intermediates to stay in the caches), the chunks spread over
+        torch's threads by :func:`alto.ops.parallel.run_chunks`, each writing its rows of
+        one ``(B * T, P, width)`` output that the residual head reads for the whole
+        block. On a GPU, where every operation is a kernel launch, a chunk is the block.
+        """
+        projection = GridProjection(points, self.planes, self.padding)
+        if self.neighbour_padding != self.padding:
+            neighbourhood = GridProjection(points, self.planes, self.neighbour_padding)
+        else:
+            neighbourhood = projection
+        displacement, neighbour_rows = neighbourhood.neighbour_cells(grids.shape[-1], self.reverse_neighbour_axes)
+        query = self.query(projection.sample(grids, self.sample_mode))  # (P, B, T, width), all planes at once
+        table = rows if cell_key_value is None else cell_key_value
+        count, planes = points.shape[0] * points.shape[1], len(self.planes)
+        query = query.view(planes, count, -1)
+        displacement = displacement.view(planes, count, *displacement.shape[-2:])
+        neighbour_rows = neighbour_rows.view(planes, count, -1)
+        attended = query.new_empty(count, planes, query.shape[-1])
+        on_cpu = points.device.type == "cpu"
+        rows_per_point = neighbour_rows.shape[-1] * self.num_heads
+        chunk = max(1, self.chunk_rows // rows_per_point) if on_cpu else count
+
+        def attend(task: tuple[int, int]) -> None:
+            plane, start = task
+            stop = min(start + chunk, count)
+            lookup = neighbour_rows[plane, start:stop]
+            neighbours = table.index_select(0, lookup.reshape(-1)).view(*lookup.shape, table.shape[1])
+            if cell_key_value is None:
+                neighbours = _on_rows(neighbours, lambda rows: self._key_value(rows, plane))
+            attended[start:stop, plane] = self._attention(
+                plane, query[plane, start:stop], displacement[plane, start:stop], neighbours
+            )
+
+        tasks = [(plane, start) for plane in range(planes) for start in range(0, count, chunk)]
+        run_chunks(attend, tasks, workers=None if on_cpu else 1)
+        return self.head(None, attended.view(*points.shape[:2], -1))
+
     def _attend_plane(
         self, plane: int, sampled: Tensor, displacement: Tensor, neighbours: Tensor, project: bool
     ) -> Tensor:
-        """Attention output ``(B, T, width)`` of one plane, from its sampled features
-        ``(B, T, C)``, neighbour displacements ``(B, T, K, k)`` and neighbour features
-        ``(B, T, K, C)`` (``project``) or keys and values ``(B, T, K, 2 * width)``.
+        """Attention output ``(..., width)`` of one plane, from its sampled features
+        ``(..., C)``, neighbour displacements ``(..., K, k)`` and neighbour features
+        ``(..., K, C)`` (``project``) or keys and values ``(..., K, 2 * width)``, where
+        ``...`` is ``(B, T)`` or the rows of a chunk.
 
         One plane at a time keeps the ``(B, T, K, ...)`` intermediates a third as large
         and runs every layer as a plain ``linear``.
         """
         if project:
             neighbours = _on_rows(neighbours, lambda rows: self._key_value(rows, plane))
-        key, value = neighbours.chunk(2, dim=-1)
-        query = _on_rows(sampled, lambda rows: self.query(rows, plane)).unsqueeze(-2)
+        query = _on_rows(sampled, lambda rows: self.query(rows, plane))
+        return self._attention(plane, query, displacement, neighbours)
+
+    def _attention(self, plane: int, query: Tensor, displacement: Tensor, key_value: Tensor) -> Tensor:
+        """Attention output ``(..., width)`` of one plane from the queries ``(..., width)``,
+        the neighbour displacements ``(..., K, k)`` and the neighbours' keys and values
+        side by side ``(..., K, 2 * width)``."""
+        key, value = key_value.chunk(2, dim=-1)
         position = _plane_mlp(self.displacement, displacement, plane)
         heads = (*position.shape[:-1], self.num_heads, -1)
-        scores = (query - key + position).view(heads)
+        scores = (query.unsqueeze(-2) - key + position).view(heads)
         weights = torch.softmax(_plane_mlp(self.attention_mlp, scores, plane), dim=-3)
         values = (value + position).view(heads)
         return (weights * values).sum(-3).flatten(-2)

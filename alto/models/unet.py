@@ -184,6 +184,12 @@ class _Level(nn.Module):
     ``point_skip``: the point step (alternating only).
     """
 
+    block: nn.Module
+    up: nn.Module | None
+    residual: nn.Module | None
+    point_mlp: nn.Module | None
+    point_skip: nn.Module | None
+
     def __init__(
         self,
         resample: bool,
@@ -200,6 +206,11 @@ class _Level(nn.Module):
         self.residual = residual
         self.point_mlp = point_mlp
         self.point_skip = point_skip
+
+
+def _levels(path: nn.ModuleList) -> list[_Level]:
+    """The levels of a U-Net path (``UNet.down`` or ``UNet.up``), typed as such."""
+    return [level for level in path if isinstance(level, _Level)]
 
 
 class UNet(nn.Module):
@@ -312,25 +323,26 @@ class UNet(nn.Module):
             raise ValueError("the alternating U-Net needs the point projection and point latents")
         if grids.shape[-1] % self.total_downsampling:
             raise ValueError(f"grid resolution {grids.shape[-1]} is not divisible by {self.total_downsampling}")
-        x, previous, skips = grids.contiguous(memory_format=self.style.memory_format), None, []
-        for level in self.down:
+        x, skips = grids.contiguous(memory_format=self.style.memory_format), []
+        previous = x
+        for level in _levels(self.down):
             if level.resample:
                 x = self._pool(x)
             x = level.block(x)
             if level.residual is not None:
                 x = x + level.residual(self._pool(previous) if level.resample else previous)
-            if self.alternating:
+            if self.alternating and projection is not None and latents is not None:
                 previous = x
                 x, latents = self._point_step(level, x, projection, latents)
             skips.append(x)
-        for level, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+        for level, skip in zip(_levels(self.up), reversed(skips[:-1]), strict=True):
             x = self._join(level, x, skip)
             x = level.block(x)
-            if self.alternating:
+            if level.residual is not None:
                 x = x + level.residual(self._upsample_residual(previous, x))
                 previous = x
-                if level.point_mlp is not None:
-                    x, latents = self._point_step(level, x, projection, latents)
+            if self.alternating and projection is not None and latents is not None and level.point_mlp is not None:
+                x, latents = self._point_step(level, x, projection, latents)
         return self.final(x)
 
     def _pool(self, x: Tensor) -> Tensor:
@@ -355,6 +367,8 @@ class UNet(nn.Module):
         self, level: _Level, x: Tensor, projection: GridProjection, latents: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Sample the grids at the points, update the latents, scatter them back."""
+        if level.point_mlp is None or level.point_skip is None:
+            raise ValueError("this U-Net level has no point step")
         sampled = projection.sample_sum(x)
         latents = level.point_mlp(sampled) + level.point_skip(latents)
         grids = projection.scatter(latents, x.shape[-1])
@@ -365,9 +379,10 @@ class UNet(nn.Module):
         if not self.style.xavier_init:
             return
         for module in self.modules():
-            if type(module) is _CONV[self.style.dims]:
+            if type(module) is _CONV[self.style.dims] and isinstance(module, (nn.Conv2d, nn.Conv3d)):
                 nn.init.xavier_normal_(module.weight, generator=generator)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def upstream_layout(self) -> UpstreamLayout:
         """Upstream names of our tensors (relative to the U-Net) and the unused upstream ones."""
@@ -410,11 +425,11 @@ class UNet(nn.Module):
             return ()
         down_path, up_path, _ = self._upstream_paths()
         params = ("weight", "bias")
-        mlp = [name for name, _ in self.down[0].point_mlp.named_parameters()]
+        mlp = [name for name, _ in point_mlp(1).named_parameters()]  # the same names at any width
         names: list[str] = []
         if self.style.dims == 3:
             names += [f"{down_path}.0.conv1x1.{p}" for p in params]
-        for j, level in enumerate(self.up):
+        for j, level in enumerate(_levels(self.up)):
             if self.style.learned_upsampling and not level.resample:
                 names += [f"{up_path}.{j}.upconv.{p}" for p in params]
             if level.point_mlp is None:

@@ -187,8 +187,8 @@ def interpolation_corners(coords: Tensor, resolution: int, mode: str = "bilinear
     corners, weights = [], []
     for corner in range(2**dims):
         upper = [(corner >> axis) & 1 for axis in range(dims)]
-        cells = [(high_cell if up else low_cell)[..., axis] for axis, up in enumerate(upper)]
-        corners.append(flatten_cells(torch.stack(cells, dim=-1), resolution))
+        corner_cells = [(high_cell if up else low_cell)[..., axis] for axis, up in enumerate(upper)]
+        corners.append(flatten_cells(torch.stack(corner_cells, dim=-1), resolution))
         weight = (high_weight if upper[0] else low_weight)[..., 0]
         for axis in range(1, dims):
             weight = weight * (high_weight if upper[axis] else low_weight)[..., axis]
@@ -340,15 +340,29 @@ class GridProjection:
         rows = self._interpolation(grids.shape[-1], mode, summed=True)(grid_rows(grids))
         return rows.view(self.batch, self.num_points, -1)
 
+    def neighbour_cells(self, resolution: int, reverse_axes: bool = False) -> tuple[Tensor, Tensor]:
+        """The 3x3 (planes) or 3x3x3 (volume) cells around each point, as indices.
+
+        The centre cell is ``round(u * R')`` with ``R' = resolution - 1``, the pixel
+        nearest to where :meth:`sample` reads; neighbours are clamped to the grid.
+        Returns the displacements ``(P, B, T, K, k)`` from each neighbour to the
+        point, in cells, and each neighbour's row in the cell rows of all stacked
+        grids ``(P, B, T, K)`` (see :meth:`neighbours` for ``reverse_axes``).
+        """
+        position = self.coords * (resolution - 1)
+        offsets = neighbour_offsets(self.dims, device=self.coords.device)
+        cells = (torch.round(position).long().unsqueeze(-2) + offsets).clamp_(0, resolution - 1)
+        displacement = position.unsqueeze(-2) - cells
+        flat = flatten_cells(cells, resolution, reverse_axes) + self._grid_offsets(resolution).unsqueeze(-1)
+        return displacement, flat
+
     def neighbours(
         self, grids: Tensor, reverse_axes: bool = False, rows: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        """The 3x3 (planes) or 3x3x3 (volume) cells around each point.
+        """The 3x3 (planes) or 3x3x3 (volume) cells around each point (:meth:`neighbour_cells`).
 
-        The centre cell is ``round(u * (R - 1))``, the pixel nearest to where
-        :meth:`sample` reads; neighbours are clamped to the grid. Returns the
-        displacements ``(P, B, T, K, k)`` from each neighbour to the point, in cells,
-        and the neighbours' features ``(P, B, T, K, C)``.
+        Returns the displacements ``(P, B, T, K, k)`` from each neighbour to the point,
+        in cells, and the neighbours' features ``(P, B, T, K, C)``.
 
         ``reverse_axes=True`` reads the features at the cell whose flat index lists the
         axes in reverse order (``i1 + R * i0`` on a plane, ``iz + R * (iy + R * ix)`` in
@@ -361,12 +375,7 @@ class GridProjection:
         linear map of the features, applied to the few cells instead of the many
         neighbours).
         """
-        resolution = grids.shape[-1]
-        position = self.coords * (resolution - 1)
-        offsets = neighbour_offsets(self.dims, device=grids.device)
-        cells = (torch.round(position).long().unsqueeze(-2) + offsets).clamp_(0, resolution - 1)
-        displacement = position.unsqueeze(-2) - cells
-        flat = flatten_cells(cells, resolution, reverse_axes) + self._grid_offsets(resolution).unsqueeze(-1)
+        displacement, flat = self.neighbour_cells(grids.shape[-1], reverse_axes)
         rows = grid_rows(grids) if rows is None else rows
         features = rows.index_select(0, flat.reshape(-1)).view(*flat.shape, rows.shape[1])
         return displacement, features

@@ -149,7 +149,7 @@ class _ScatterMax(torch.autograd.Function):
     """Row-wise ``scatter_reduce('amax')`` with a gather-based backward pass."""
 
     @staticmethod
-    def forward(ctx, rows: Tensor, flat: Tensor, cells: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, rows: Tensor, flat: Tensor, cells: int) -> Tensor:
         out = rows.new_zeros(cells, rows.shape[1]).scatter_reduce(
             0, _row_index(flat, rows.shape[1]), rows, reduce="amax", include_self=False
         )
@@ -158,7 +158,7 @@ class _ScatterMax(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_out: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor, None, None]:
         flat, winners = ctx.saved_tensors
         weights = winners.to(grad_out.dtype)
         ties = torch.zeros_like(grad_out).index_add_(0, flat, weights)

@@ -91,12 +91,12 @@ class _ApplyRowMap(torch.autograd.Function):
     """``A @ rows`` with the backward pass ``A^T @ grad`` (a second sparse matmul)."""
 
     @staticmethod
-    def forward(ctx, rows: Tensor, row_map: RowMap) -> Tensor:  # type: ignore[override]
+    def forward(ctx, rows: Tensor, row_map: RowMap) -> Tensor:
         ctx.row_map = row_map
         return _sparse_mm(row_map.matrix, rows)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         return _sparse_mm(ctx.row_map.transposed().matrix, grad.to(ctx.row_map.dtype)), None
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,10 +30,10 @@ import numpy as np
 import torch
 import trimesh
 
-from alto.config import load_config
-from alto.config.defaults import DEFAULT_PADDING, DEFAULT_SEED
+from alto.config import ExperimentConfig, load_config
+from alto.config.defaults import DEFAULT_SEED
 from alto.devices import resolve_device
-from alto.errors import InputError
+from alto.errors import ExtractionError, InputError
 from alto.mesh import EXTRACTORS, MeshGenerator, SlidingWindow, build_extractor
 from alto.mesh.base import LatticeExtractor
 from alto.mesh.mise import DEFAULT_UPSAMPLING_STEPS
@@ -43,6 +43,7 @@ from alto.models.catalog import FRAMES, OBJECT_FRAME, SCENE_FRAME, input_profile
 from alto.models.zoo import RESULTS_MODELS, resolve_checkpoint
 from alto.reconstruction.diagnostics import input_warnings
 from alto.reconstruction.pointcloud import clean_points
+from alto.threads import configure_threads
 
 __all__ = [
     "FLOOR_LEVEL",
@@ -160,30 +161,33 @@ class Reconstructor:
         scale: float = 1.0,
         device: str | torch.device = "cpu",
         seed: int = DEFAULT_SEED,
+        max_band_fraction: float | None = None,
     ) -> None:
         if mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if model.config is None:
             raise InputError("the model carries no experiment config: load it with alto.models.load_checkpoint")
         self.model = model.eval()
-        self.cfg = dict(model.config)
+        self.cfg = ExperimentConfig.from_dict(model.config)
         self.profile = input_profile(self.cfg)
         self.mode = self.profile.frame if mode == "auto" else mode
         self.method, self.resolution = method, resolution
+        self.max_band_fraction = max_band_fraction
         self.trained_points = self.profile.points
         self.points = points
         self.scale = scale
         self.device = resolve_device(device, "device")
         self.seed = seed
-        self.model_box = 1.0 + float(self.cfg["data"].get("padding", DEFAULT_PADDING))
+        self.model_box = 1.0 + self.cfg.data.padding
 
     def _surface_method(self, sliding: bool) -> LatticeExtractor | SlidingWindow:
-        """The config's extraction (or sliding window), with ``method``/``resolution`` overridden."""
+        """The config's extraction (or sliding window), with ``method``/``resolution`` and
+        ``max_band_fraction`` overridden."""
         if sliding:
             window = window_from_config(self.cfg)
             return window if self.resolution is None else replace(window, resolution=float(self.resolution))
         configured = extractor_from_config(self.cfg)
-        if self.method is None and self.resolution is None:
+        if self.method is None and self.resolution is None and self.max_band_fraction is None:
             return configured
         name = self.method or configured.name
         accepted = EXTRACTORS[name].parameter_names()
@@ -194,6 +198,10 @@ class Reconstructor:
                 settings.update(resolution_0=max(2, self.resolution >> steps), upsampling_steps=steps)
             else:
                 settings["resolution"] = self.resolution
+        if self.max_band_fraction is not None:
+            if "max_band_fraction" not in accepted:
+                raise InputError(f"max_band_fraction applies to mise and region_growing, not to {name}")
+            settings["max_band_fraction"] = self.max_band_fraction
         return build_extractor(name, **settings)
 
     def _point_budget(self, model_points: np.ndarray) -> int:
@@ -205,8 +213,12 @@ class Reconstructor:
         floor_area = float(np.prod(np.delete(extent, UP_AXIS)))
         return max(self.trained_points, int(self.trained_points * floor_area))
 
-    def run(self, points: np.ndarray, progress: Callable[[int, int], None] | None = None) -> Reconstruction:
-        """Reconstruct ``points`` (N, 3) in any frame; the mesh comes back in that frame."""
+    def run(self, points: np.ndarray) -> Reconstruction:
+        """Reconstruct ``points`` (N, 3) in any frame; the mesh comes back in that frame.
+
+        Raises :class:`~alto.errors.ExtractionError` (saying how the input was framed)
+        when the model's surface runs away (see :mod:`alto.mesh.progress`).
+        """
         started = time.perf_counter()
         points = clean_points(points)
         needed = max(MIN_POINTS, int(MIN_POINT_FRACTION * self.trained_points))
@@ -231,9 +243,10 @@ class Reconstructor:
         sliding = self.mode == SCENE_FRAME and float(np.ptp(model_points, axis=0).max()) > self.model_box - 0.1
         method = self._surface_method(sliding)
         prepared = time.perf_counter()
-        generation = MeshGenerator(self.model, method, self.device).generate(
-            torch.as_tensor(model_points, dtype=torch.float32), progress
-        )
+        try:
+            generation = MeshGenerator(self.model, method, self.device).generate(model_points)
+        except ExtractionError as error:
+            raise ExtractionError(f"{error} The input was put in the {frame.describe(self.mode)}.") from error
         record = generation.record
         mesh = trimesh.Trimesh(frame.to_input(generation.mesh.vertices), generation.mesh.faces, process=False)
         seconds = {
@@ -251,6 +264,7 @@ def reconstruct(
     model: str | os.PathLike[str] | OccupancyNetwork,
     *,
     config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    threads: int | None = None,
     **settings: Any,
 ) -> trimesh.Trimesh:
     """The mesh of ``points`` (N, 3), in their own coordinates, reconstructed by ``model``.
@@ -259,7 +273,9 @@ def reconstruct(
     published model's name (``"alto-shapenet"``, fetched on first use) or the name of an
     experiment the workflow trained; ``settings`` are those of
     :class:`Reconstructor` (``mode``, ``method``, ``resolution``, ``points``, ``scale``,
-    ``device``, ``seed``).
+    ``device``, ``seed``, ``max_band_fraction``). ``threads`` sets torch's CPU thread
+    count (default: see :func:`alto.threads.configure_threads`).
     """
+    configure_threads(threads)
     device = settings.get("device", "cpu")
     return Reconstructor(load_model(model, config, device=device), **settings).run(points).mesh

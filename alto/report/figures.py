@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import seaborn as sns
 import trimesh
 from matplotlib.figure import Figure
 
+from alto.config import ExperimentConfig, as_experiment
 from alto.errors import InputError
 from alto.eval import GENERATION_SECONDS, MEAN_OF_CLASSES, MEAN_OF_OBJECTS
 from alto.io import atomic_path
@@ -61,7 +63,8 @@ class QualitativeRow:
 
 def save_figure(figure: Figure, png: str | os.PathLike[str], pdf: str | os.PathLike[str] | None = None) -> None:
     """Write ``figure`` as PNG (and PDF), each atomically."""
-    for path, options in ((png, {"dpi": 150}), (pdf, {})):
+    outputs: list[tuple[str | os.PathLike[str] | None, dict[str, Any]]] = [(png, {"dpi": 150}), (pdf, {})]
+    for path, options in outputs:
         if path is None:
             continue
         with atomic_path(path) as tmp:
@@ -171,7 +174,7 @@ def training_curves_figure(runs: Mapping[str, str | os.PathLike[str]]) -> Figure
 
 
 def load_qualitative_rows(
-    cfg: Mapping[str, object],
+    cfg: ExperimentConfig | Mapping[str, Any],
     objects: Sequence[str],
     mesh_dirs: Mapping[str, str | os.PathLike[str]],
     mesh_suffix: str = ".ply",
@@ -186,17 +189,19 @@ def load_qualitative_rows(
     from alto.data import build_dataset
     from alto.eval import load_mesh
 
-    data = dict(cfg["data"])  # type: ignore[arg-type]
-    data.update(points_iou_file=None, classes=sorted({o.split("/", 1)[0] for o in objects}))
-    dataset = build_dataset({**cfg, "data": data}, "test")
+    experiment = as_experiment(cfg).with_overrides(
+        {"data": {"points_iou_file": None, "classes": sorted({o.split("/", 1)[0] for o in objects})}}
+    )
+    data = experiment.data
+    dataset = build_dataset(experiment, "test")
     index = {f"{info.category}/{info.model}": i for i, info in enumerate(map(dataset.model_info, range(len(dataset))))}
     rows = []
     for name in objects:
         if name not in index:
-            raise InputError(f"qualitative figure: {name} is not in the test split of {data['path']}")
+            raise InputError(f"qualitative figure: {name} is not in the test split of {data.path}")
         info = dataset.model_info(index[name])
         sample = dataset[index[name]]
-        gt_mesh_path = info.model_path / str(data.get("watertight_file", "model_watertight.off"))
+        gt_mesh_path = info.model_path / data.watertight_file
         if gt_mesh_path.is_file():
             ground_truth: trimesh.Trimesh | np.ndarray = load_mesh(gt_mesh_path)
         else:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
-from matplotlib.axes import Axes
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+from mpl_toolkits.mplot3d.axes3d import Axes3D
 
 __all__ = ["View", "cluster_decimate", "draw_mesh", "draw_points"]
 
@@ -67,7 +67,7 @@ def cluster_decimate(mesh: trimesh.Trimesh, max_faces: int = DEFAULT_MAX_FACES) 
     return trimesh.Trimesh(centres, faces[keep], process=False)
 
 
-def _frame(ax: Axes, lo: np.ndarray, hi: np.ndarray, view: View) -> None:
+def _frame(ax: Axes3D, lo: np.ndarray, hi: np.ndarray, view: View) -> None:
     centre, half = (lo + hi) / 2, float((hi - lo).max()) / 2 or 0.5
     lo_p, hi_p = _to_plot((centre - half)[None])[0], _to_plot((centre + half)[None])[0]
     ax.set_xlim(lo_p[0], hi_p[0])
@@ -79,7 +79,7 @@ def _frame(ax: Axes, lo: np.ndarray, hi: np.ndarray, view: View) -> None:
 
 
 def draw_mesh(
-    ax: Axes, mesh: trimesh.Trimesh, bounds: tuple[np.ndarray, np.ndarray], view: View = View(),
+    ax: Axes3D, mesh: trimesh.Trimesh, bounds: tuple[np.ndarray, np.ndarray], view: View = View(),
     max_faces: int = DEFAULT_MAX_FACES,
 ) -> None:
     """Shade ``mesh`` into a 3D axis framed by ``bounds`` (an empty mesh leaves it blank)."""
@@ -100,7 +100,7 @@ def draw_mesh(
 
 
 def draw_points(
-    ax: Axes, points: np.ndarray, bounds: tuple[np.ndarray, np.ndarray], view: View = View(), size: float = 0.4,
+    ax: Axes3D, points: np.ndarray, bounds: tuple[np.ndarray, np.ndarray], view: View = View(), size: float = 0.4,
 ) -> None:
     """Scatter ``points`` (N, 3) coloured by height into a 3D axis framed by ``bounds``."""
     _frame(ax, *bounds, view)

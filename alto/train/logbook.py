@@ -76,8 +76,9 @@ class Logbook:
         self.out_dir = out_dir
         self.enabled = enabled
         self._started = time.monotonic()
-        self._metrics = _read_rows(out_dir / METRICS_FILE) if enabled else []
-        self._losses = _read_rows(out_dir / LOSS_FILE) if enabled else []
+        # rows read back from the CSV hold strings, rows of this run numbers
+        self._metrics: list[dict[str, Any]] = [*_read_rows(out_dir / METRICS_FILE)] if enabled else []
+        self._losses: list[dict[str, Any]] = [*_read_rows(out_dir / LOSS_FILE)] if enabled else []
         self._offset = max((float(rows[-1]["seconds"]) for rows in (self._metrics, self._losses) if rows), default=0.0)
         self._writer = None
         if enabled:

@@ -20,8 +20,9 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from alto.data import build_dataset
+from alto.config import DataConfig, ExperimentConfig, as_experiment
+from alto.data import ShapeDataset, build_dataset
 from alto.devices import resolve_device
 from alto.errors import ConfigError
 from alto.models import build_model, load_checkpoint, save_checkpoint
@@ -41,7 +43,6 @@ from alto.train.distributed import (
 )
 from alto.train.logbook import Logbook
 from alto.train.sampler import EpochBatchSampler
-from alto.train.settings import TrainSettings
 
 __all__ = ["EXIT_AFTER_CODE", "TrainResult", "Trainer", "occupancy_loss", "select_device", "train"]
 
@@ -77,10 +78,11 @@ def select_device(name: str, info: ProcessInfo) -> torch.device:
 def _to_channels_last(model: nn.Module) -> None:
     """Convert 2D and 3D convolution weights to the channels-last memory formats."""
     for module in model.modules():
+        # torch's stubs leave out Module.to's memory_format keyword, which it accepts
         if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-            module.to(memory_format=torch.channels_last)
+            module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         elif isinstance(module, nn.Conv3d | nn.ConvTranspose3d):
-            module.to(memory_format=torch.channels_last_3d)
+            module.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
 
 
 def occupancy_loss(logits: torch.Tensor, occupancies: torch.Tensor) -> torch.Tensor:
@@ -88,10 +90,9 @@ def occupancy_loss(logits: torch.Tensor, occupancies: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy_with_logits(logits.float(), occupancies, reduction="none").sum(-1).mean()
 
 
-def _non_empty(dataset: Dataset, cfg: dict[str, Any], mode: str) -> Dataset:
-    if len(dataset) == 0:  # type: ignore[arg-type]
-        split = cfg["data"][f"{mode}_split"]
-        raise ConfigError(f"data.{mode}_split: the '{split}' split of {cfg['data']['path']} lists no objects")
+def _non_empty(dataset: ShapeDataset, data: DataConfig, mode: str) -> ShapeDataset:
+    if len(dataset) == 0:
+        raise ConfigError(f"data.{mode}_split: the '{data.split(mode)}' split of {data.path} lists no objects")
     return dataset
 
 
@@ -102,9 +103,10 @@ def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 class Trainer:
     """Trains one experiment config into ``training.out_dir``."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        self.settings = TrainSettings.from_config(cfg)
+    def __init__(self, cfg: ExperimentConfig | Mapping[str, Any]) -> None:
+        self.config = as_experiment(cfg)
+        #: the ``training`` section (the loop's settings)
+        self.settings = self.config.training
         self.info = ProcessInfo.from_env()
         self.device = select_device(self.settings.device, self.info)
         self.info = init_process_group(self.device)
@@ -114,7 +116,7 @@ class Trainer:
         if s.deterministic:
             torch.use_deterministic_algorithms(True)
         self.out_dir = s.out_dir
-        self.model = build_model(cfg).to(self.device)  # initialised from cfg['seed']
+        self.model = build_model(self.config).to(self.device)  # initialised from the config's seed
         if s.channels_last:
             _to_channels_last(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=s.lr)
@@ -124,8 +126,9 @@ class Trainer:
             else None
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=s.precision == "fp16")
-        self.train_set = _non_empty(build_dataset(cfg, "train", seed=s.seed), cfg, "train")
-        self.val_set = _non_empty(build_dataset(cfg, "val", seed=s.seed), cfg, "val")
+        data = self.config.data
+        self.train_set = _non_empty(build_dataset(self.config, "train"), data, "train")
+        self.val_set = _non_empty(build_dataset(self.config, "val"), data, "val")
         self.it = 0
         self.epoch = 0
         self.batch_in_epoch = 0
@@ -151,7 +154,7 @@ class Trainer:
 
     def _save(self, name: str) -> None:
         if self.info.is_main:
-            save_checkpoint(self.out_dir / name, self.model, config=self.cfg, **self._state())
+            save_checkpoint(self.out_dir / name, self.model, config=self.config.to_dict(), **self._state())
 
     def _resume(self) -> None:
         path = self.out_dir / LAST_CHECKPOINT
@@ -172,12 +175,14 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ data
     def _loader(self, epoch: int, start: int) -> DataLoader:
         sampler = EpochBatchSampler(
-            len(self.train_set), self.settings.batch_size, self.settings.seed, epoch, start,
+            len(self.train_set), self.settings.batch_size, self.config.seed, epoch, start,
             rank=self.info.rank, world_size=self.info.world_size,
         )
         self.train_set.set_epoch(epoch)
+        # ShapeDataset is a map-style dataset by duck typing (it does not import torch)
         return DataLoader(
-            self.train_set, batch_sampler=sampler, num_workers=self.settings.n_workers, collate_fn=_collate,
+            cast(Dataset[dict[str, Any]], self.train_set), batch_sampler=sampler, num_workers=self.settings.n_workers,
+            collate_fn=_collate,
             pin_memory=self.device.type == "cuda",
         )
 
@@ -221,8 +226,9 @@ class Trainer:
         count = len(self.val_set)
         if self.settings.val_max_objects is not None:
             count = min(count, self.settings.val_max_objects)
-        threshold_logit = math.log(self.settings.threshold / (1.0 - self.settings.threshold))
-        chunk = self.settings.eval_points_per_chunk
+        threshold = self.config.test.threshold
+        threshold_logit = math.log(threshold / (1.0 - threshold))
+        chunk = self.config.generation.batch_size
         totals = torch.zeros(3, dtype=torch.float64)  # IoU sum, loss sum, objects with a defined IoU
         for index in range(self.info.rank, count, self.info.world_size):
             sample = _collate([self.val_set[index]])
@@ -325,7 +331,7 @@ class Trainer:
         return result
 
 
-def train(cfg: dict[str, Any]) -> TrainResult:
+def train(cfg: ExperimentConfig | Mapping[str, Any]) -> TrainResult:
     """Train ``cfg`` in this process (joining a ``torchrun`` group if there is one)."""
     trainer = Trainer(cfg)
     try:

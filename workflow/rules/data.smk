@@ -9,12 +9,12 @@ rule demo_data:
     log:
         "logs/data/demo.log",
     params:
-        path=demo_root,
-        options=demo_options,
-    threads: data_threads
+        path=lookup(dpath="demo/path", within=config),
+        options=options(**dict(sorted(config["demo"]["options"].items()))),
+    threads: lookup(dpath="resources/data/threads", within=config)
     resources:
-        mem_mb=data_mem,
-        runtime=data_runtime,
+        mem_mb=lookup(dpath="resources/data/mem_mb", within=config),
+        runtime=lookup(dpath="resources/data/runtime", within=config),
         **CPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
@@ -30,9 +30,9 @@ rule demo_dataset:
     log:
         "logs/data/{dataset}.log",
     wildcard_constraints:
-        dataset=_names(DATASETS, source="demo"),
+        dataset=name_pattern(n for n, ds in DATASETS.items() if ds["source"] == "demo"),
     params:
-        path=ds_path,
+        path=lambda wc: dataset_path(wc.dataset),
     localrule: True
     conda:
         "../envs/alto.yaml"
@@ -47,12 +47,12 @@ rule download_dataset:
     log:
         "logs/data/{dataset}.log",
     wildcard_constraints:
-        dataset=_names(DATASETS, source="download"),
+        dataset=name_pattern(n for n, ds in DATASETS.items() if ds["source"] == "download"),
     params:
-        dest=ds_download_dest,
-        path=ds_path,
-        name=ds_download_name,
-        mirror=ds_download_mirror,
+        dest=lookup(dpath="datasets/{dataset}/path", within=config),
+        path=lambda wc: dataset_path(wc.dataset),
+        name=lookup(dpath="datasets/{dataset}/download", within=config),
+        mirror=lambda wc: options(url=DATASETS[wc.dataset].get("url"), sha256=DATASETS[wc.dataset].get("sha256")),
     localrule: True
     retries: 1
     conda:
@@ -69,9 +69,9 @@ rule local_dataset:
     log:
         "logs/data/{dataset}.log",
     wildcard_constraints:
-        dataset=_names(DATASETS, source="local"),
+        dataset=name_pattern(n for n, ds in DATASETS.items() if ds["source"] == "local"),
     params:
-        path=ds_path,
+        path=lambda wc: dataset_path(wc.dataset),
     localrule: True
     conda:
         "../envs/alto.yaml"
@@ -86,17 +86,17 @@ rule scannet_scene:
     log:
         "logs/data/scannet/{scannet_root}/{scene}.log",
     wildcard_constraints:
-        scannet_root=scannet_roots(),
+        scannet_root=name_pattern(ds["path"] for ds in DATASETS.values() if ds["source"] == "scannet"),
         scene=r"[^/]+",
     params:
-        scans=scannet_scans,
+        scans=lambda wc: scannet_at(wc.scannet_root)["scans"],
         points=scannet_points,
     group:
         "per_scene"
-    threads: data_threads
+    threads: lookup(dpath="resources/data/threads", within=config)
     resources:
-        mem_mb=data_mem,
-        runtime=data_runtime,
+        mem_mb=lookup(dpath="resources/data/mem_mb", within=config),
+        runtime=lookup(dpath="resources/data/runtime", within=config),
         **CPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
@@ -108,17 +108,19 @@ rule scannet_scene:
 rule scannet_dataset:
     """Index the preprocessed scenes. Fails at once, saying where to put ScanNet, if it is missing."""
     input:
-        scannet_scene_files,
+        lambda wc: expand(
+            "{root}/scenes/{scene}/pointcloud.npz", root=DATASETS[wc.dataset]["path"], scene=scannet_scenes(wc.dataset)
+        ),
     output:
         "results/datasets/{dataset}.json",
     log:
         "logs/data/{dataset}.log",
     wildcard_constraints:
-        dataset=_names(DATASETS, source="scannet"),
+        dataset=name_pattern(n for n, ds in DATASETS.items() if ds["source"] == "scannet"),
     params:
-        path=ds_path,
-        scans=ds_scans,
-        scenes=ds_scenes_arg,
+        path=lambda wc: dataset_path(wc.dataset),
+        scans=lambda wc: DATASETS[wc.dataset]["scans"],
+        scenes=lambda wc: options(scenes=scannet_scenes(wc.dataset)),
     localrule: True
     conda:
         "../envs/alto.yaml"

@@ -1,6 +1,6 @@
 # Generation and evaluation, by chunk: the sorted test list of a dataset is cut into
 # chunks of `chunks.generate` / `chunks.evaluate` objects (config `chunks:`, defaults in
-# common.smk), and one job handles a chunk in one process. Outputs stay per object: a
+# the schema), and one job handles a chunk in one process. Outputs stay per object: a
 # mesh and a record per object, one metric row per object in the chunk's CSV.
 #
 # The meshes are written by the chunk job but are no declared outputs (only the chunk's
@@ -14,14 +14,14 @@
 checkpoint split_list:
     """The test objects of a dataset, one `category/object` per line."""
     input:
-        data=ds_ready,
+        data="results/datasets/{dataset}.json",
     output:
         "results/splits/{dataset}.txt",
     log:
         "logs/splits/{dataset}.log",
     params:
-        path=ds_path,
-        limit=split_limit_arg,
+        path=lambda wc: dataset_path(wc.dataset),
+        limit=lambda wc: options(max_per_class=DATASETS[wc.dataset].get("max_objects_per_class")),
     localrule: True
     conda:
         "../envs/alto.yaml"
@@ -32,25 +32,25 @@ checkpoint split_list:
 rule generate_chunk:
     """Meshes of one chunk of test objects, the model loaded once."""
     input:
-        model=exp_trained_model,
-        data=ds_ready,
-        config=exp_config_file,
+        model="results/models/{experiment}/train_summary.json",
+        data="results/datasets/{dataset}.json",
+        config=lookup(dpath="experiments/{experiment}/config", within=config),
         split="results/splits/{dataset}.txt",
     output:
-        generate_manifest("{dataset}", "{experiment}", "{chunk}"),
+        MANIFEST,
     log:
         "logs/generate/{dataset}/{experiment}/{chunk}.log",
     params:
-        checkpoint=exp_best_checkpoint,
-        data=ds_path,
+        checkpoint="results/models/{experiment}/model_best.pt",
+        data=lambda wc: dataset_path(wc.dataset),
         out_dir="results/meshes/{dataset}/{experiment}",
         objects=chunk_object_args("generate"),
-        sets=eval_sets,
-    threads: generate_threads
+        sets=lambda wc: set_args(*eval_overrides(wc.experiment, wc.dataset)),
+    threads: lookup(dpath="resources/generate/threads", within=config)
     resources:
-        gpu=generate_gpus,
-        mem_mb=generate_mem,
-        runtime=generate_runtime,
+        gpu=lookup(dpath="resources/generate/gpu", within=config),
+        mem_mb=lookup(dpath="resources/generate/mem_mb", within=config),
+        runtime=lookup(dpath="resources/generate/runtime", within=config),
         **GPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
@@ -62,22 +62,25 @@ rule generate_chunk:
 rule evaluate_chunk:
     """Metric rows of one chunk of test objects."""
     input:
-        manifests=evaluation_chunk_manifests,
-        data=ds_ready,
-        config=exp_config_file,
+        # the generation chunks covering its objects
+        manifests=lambda wc: generation_chunks(
+            wc.dataset, wc.experiment, range(*chunk_range(wc.dataset, "evaluate", wc.chunk))
+        ),
+        data="results/datasets/{dataset}.json",
+        config=lookup(dpath="experiments/{experiment}/config", within=config),
     output:
-        evaluate_rows("{dataset}", "{experiment}", "{chunk}"),
+        ROWS,
     log:
         "logs/evaluate/{dataset}/{experiment}/{chunk}.log",
     params:
-        data=ds_path,
+        data=lambda wc: dataset_path(wc.dataset),
         meshes="results/meshes/{dataset}/{experiment}",
         objects=chunk_object_args("evaluate"),
-        sets=eval_sets,
-    threads: evaluate_threads
+        sets=lambda wc: set_args(*eval_overrides(wc.experiment, wc.dataset)),
+    threads: lookup(dpath="resources/evaluate/threads", within=config)
     resources:
-        mem_mb=evaluate_mem,
-        runtime=evaluate_runtime,
+        mem_mb=lookup(dpath="resources/evaluate/mem_mb", within=config),
+        runtime=lookup(dpath="resources/evaluate/runtime", within=config),
         **CPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"

@@ -4,7 +4,12 @@
 rule table:
     """Per-class and mean metrics of every experiment evaluated on a dataset."""
     input:
-        eval_files,
+        lambda wc: expand(
+            ROWS,
+            dataset=wc.dataset,
+            experiment=evaluated_experiments(wc.dataset),
+            chunk=chunk_ids(wc.dataset, "evaluate"),
+        ),
     output:
         report(
             "results/tables/{dataset}.csv",
@@ -15,7 +20,7 @@ rule table:
     log:
         "logs/tables/{dataset}.log",
     params:
-        labels=experiment_labels,
+        labels=LABELS,
     localrule: True
     conda:
         "../envs/alto.yaml"
@@ -26,8 +31,12 @@ rule table:
 rule paper_comparison:
     """Our numbers beside the published ones, with the provenance of each published value."""
     input:
-        tables=target_tables,
-        published=published_numbers_file,
+        tables=expand("results/tables/{dataset}.csv", dataset=config["targets"]),
+        published=lookup(
+            dpath="published_numbers",
+            within=config,
+            default=workflow.source_path("../resources/published-numbers.yaml"),
+        ),
     output:
         report(
             "results/tables/paper_comparison.csv",
@@ -38,7 +47,14 @@ rule paper_comparison:
     log:
         "logs/tables/paper_comparison.log",
     params:
-        datasets=target_dataset_info,
+        # per target: its setting in the published numbers, and each experiment's method (default: its label)
+        datasets={
+            name: {
+                "published": DATASETS[name].get("published"),
+                "methods": {exp: EXPERIMENTS[exp].get("method", LABELS[exp]) for exp in evaluated_experiments(name)},
+            }
+            for name in config["targets"]
+        },
     localrule: True
     conda:
         "../envs/alto.yaml"
@@ -50,7 +66,7 @@ rule figure_qualitative:
     """Input points, each experiment's mesh and the ground truth, for a few test objects."""
     input:
         manifests=qualitative_manifests,
-        data=ds_ready,
+        data="results/datasets/{dataset}.json",
     output:
         png=report(
             "results/figures/{dataset}_qualitative.png",
@@ -62,13 +78,14 @@ rule figure_qualitative:
     log:
         "logs/figures/{dataset}_qualitative.log",
     params:
-        data=ds_path,
-        experiments=qualitative_experiments,
-        configs=qualitative_configs,
-        sets=qualitative_sets,
-        labels=experiment_labels,
+        data=lambda wc: dataset_path(wc.dataset),
+        experiments=lambda wc: evaluated_experiments(wc.dataset),
+        configs=lambda wc: {name: EXPERIMENTS[name]["config"] for name in evaluated_experiments(wc.dataset)},
+        # the first experiment's inputs are the ones shown
+        sets=lambda wc: override_list(*eval_overrides(evaluated_experiments(wc.dataset)[0], wc.dataset)),
+        labels=LABELS,
         objects=qualitative_objects,
-        kind=ds_kind,
+        kind=lookup(dpath="datasets/{dataset}/kind", within=config),
     resources:
         **CPU_JOB_SLURM,
     conda:
@@ -100,7 +117,7 @@ rule figure_per_class:
 rule figure_runtime:
     """Generation seconds per object against IoU, per experiment and dataset."""
     input:
-        tables=target_tables,
+        tables=expand("results/tables/{dataset}.csv", dataset=config["targets"]),
     output:
         png=report(
             "results/figures/runtime_vs_iou.png",
@@ -120,7 +137,11 @@ rule figure_runtime:
 
 rule figure_training_curves:
     input:
-        summaries=target_trained_models,
+        # the models trained here (not fetched) among those evaluated on the targets
+        summaries=expand(
+            "results/models/{experiment}/train_summary.json",
+            experiment=sorted({e for name in config["targets"] for e in evaluated_experiments(name) if trained(e)}),
+        ),
     output:
         png=report(
             "results/figures/training_curves.png",
@@ -132,7 +153,7 @@ rule figure_training_curves:
     log:
         "logs/figures/training_curves.log",
     params:
-        labels=experiment_labels,
+        labels=LABELS,
     localrule: True
     conda:
         "../envs/alto.yaml"

@@ -5,8 +5,8 @@ rule train:
     """Train an experiment. model.pt is no declared output, so Snakemake keeps it when a
     killed job reruns and training resumes from it."""
     input:
-        config=exp_config_file,
-        data=exp_training_data_ready,
+        config=lookup(dpath="experiments/{experiment}/config", within=config),
+        data=lambda wc: f"results/datasets/{EXPERIMENTS[wc.experiment]['dataset']}.json",
         extensions="results/build/extensions.json",
     output:
         summary="results/models/{experiment}/train_summary.json",
@@ -15,16 +15,16 @@ rule train:
     benchmark:
         "benchmarks/train/{experiment}.tsv"
     wildcard_constraints:
-        experiment=_names_trained(),
+        experiment=name_pattern(name for name in EXPERIMENTS if trained(name)),
     params:
-        out_dir=exp_model_dir,
-        data=exp_training_data_path,
-        sets=train_sets,
-    threads: train_threads
+        out_dir="results/models/{experiment}",
+        data=lambda wc: dataset_path(EXPERIMENTS[wc.experiment]["dataset"]),
+        sets=lambda wc: set_args(EXPERIMENTS[wc.experiment].get("overrides")),
+    threads: train_resource("threads")
     resources:
-        gpu=train_gpus,
-        mem_mb=train_mem,
-        runtime=train_runtime,
+        gpu=train_resource("gpu"),
+        mem_mb=train_resource("mem_mb"),
+        runtime=train_resource("runtime"),
         **GPU_JOB_SLURM,
     conda:
         "../envs/alto.yaml"
@@ -37,16 +37,16 @@ rule pretrained_checkpoint:
     """A published model instead of training: fetched, converted and cached by `alto models fetch`
     (the cache the CLI uses, $ALTO_MODEL_CACHE), then copied to model_best.pt."""
     input:
-        config=exp_config_file,
+        config=lookup(dpath="experiments/{experiment}/config", within=config),
     output:
         summary="results/models/{experiment}/train_summary.json",
     log:
         "logs/pretrained/{experiment}.log",
     wildcard_constraints:
-        experiment=_names_pretrained(),
+        experiment=name_pattern(name for name in EXPERIMENTS if not trained(name)),
     params:
-        source=exp_published_source,
-        out_dir=exp_model_dir,
+        source=published_source,
+        out_dir="results/models/{experiment}",
     localrule: True
     retries: 2
     conda:

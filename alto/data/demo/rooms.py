@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import trimesh
@@ -192,7 +193,8 @@ def _place(
 ) -> tuple[list[Solid], np.ndarray] | None:
     """Stand the solids on the ground at random non-overlapping xz spots, or None if they do not fit."""
     lo, hi = _free_area(xz_range, walls)
-    placed, boxes = [], []
+    placed: list[Solid] = []
+    boxes: list[np.ndarray] = []
     for solid in solids:
         bounds = solid.bounds()
         extent = (bounds[1] - bounds[0])[[0, 2]]
@@ -361,7 +363,8 @@ def build_rooms(root: Path, config: DemoConfig) -> dict[str, dict[str, list[str]
     root = Path(root)
     counts = split_counts(config.rooms_per_class, config.room_split)
     pools = {split: _object_pool(config, split) for split, count in zip(SPLITS, counts, strict=True) if count}
-    tasks, out = [], {}
+    tasks: list[tuple[Any, ...]] = []
+    out: dict[str, dict[str, list[str]]] = {}
     for n_objects in config.room_object_counts:
         cls = room_class(n_objects)
         out[cls] = {}

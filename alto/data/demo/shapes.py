@@ -355,7 +355,7 @@ class AirplaneRecipe:
     @staticmethod
     def _wings(root: np.ndarray, span: float, chord: float, thick: float, sweep: float) -> list[Primitive]:
         """Two wing boxes from ``root`` (inside the fuselage) to the tips, swept back by ``sweep``."""
-        parts = []
+        parts: list[Primitive] = []
         for side in (-1.0, 1.0):
             rot = rotation_matrix("y", -side * sweep)
             centre = root + rot @ np.array([0.0, 0.0, side * span / 4.0])

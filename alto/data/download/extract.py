@@ -92,7 +92,8 @@ class _ZipReader:
         self.archive, self.handle = archive, handle
 
     def entries(self) -> list[_Entry]:
-        out, problems = [], []
+        out: list[_Entry] = []
+        problems: list[str] = []
         for info in self.handle.infolist():
             parts = _name_parts(info.filename, problems)
             mode = info.external_attr >> 16
@@ -119,7 +120,9 @@ class _ZipReader:
             os.symlink(item.link, path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self.handle.open(item.entry.member) as src, open(path, "wb") as dst:
+            member = item.entry.member
+            assert isinstance(member, zipfile.ZipInfo), f"{member!r} is not a zip member"
+            with self.handle.open(member) as src, open(path, "wb") as dst:
                 shutil.copyfileobj(src, dst, CHUNK_BYTES)
 
 
@@ -128,7 +131,8 @@ class _TarReader:
         self.archive, self.handle = archive, handle
 
     def entries(self) -> list[_Entry]:
-        out, problems = [], []
+        out: list[_Entry] = []
+        problems: list[str] = []
         for info in self.handle.getmembers():
             parts = _name_parts(info.name, problems)
             if info.isreg():
@@ -149,11 +153,15 @@ class _TarReader:
 
     def write(self, item: _Planned, root: Path, path: Path) -> None:
         """Extract ``item`` under ``root`` (at ``path``), renamed to its destination."""
-        renamed = copy.copy(item.entry.member)
+        member = item.entry.member
+        assert isinstance(member, tarfile.TarInfo), f"{member!r} is not a tar member"
+        renamed = copy.copy(member)
         renamed.name, renamed.linkname = "/".join(item.dest), item.link
         # Second line of defence after our own checks: tarfile's 'data' filter (3.11.4+).
-        extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        self.handle.extract(renamed, root, **extra)
+        if hasattr(tarfile, "data_filter"):
+            self.handle.extract(renamed, root, filter="data")
+        else:
+            self.handle.extract(renamed, root)
 
 
 def _checked_path(root: Path, real_root: str, item: _Planned) -> Path:

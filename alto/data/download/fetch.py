@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from tqdm import tqdm
 
@@ -393,7 +393,7 @@ class _Transfer:
         progress.finish(received)
         return digest.hexdigest()
 
-    def _copy(self, response: Any, out: BinaryIO, digest: Any, received: int, progress: _Progress) -> int:
+    def _copy(self, response: Any, out: IO[bytes], digest: Any, received: int, progress: _Progress) -> int:
         started = received
         try:
             while True:
