@@ -5,8 +5,10 @@ Each repeat runs two fresh processes, in turn: the ``alto reconstruct`` command
 each one: importing torch, importing the rest (alto, trimesh, scipy, skimage),
 reading the input, loading the checkpoint, preparing the points, encoding,
 decoding (inside the field), extraction outside the decoder (band bookkeeping,
-marching cubes, refinement arithmetic) and writing the mesh. Medians over the
-repeats are printed as a Markdown table.
+marching cubes, refinement arithmetic) and writing the mesh, once for each of the
+attention decoder's inference paths asked for (``--paths``: the default ``blocked``
+and the ``reference`` path it replaced), in turn. Medians over the repeats are
+printed as a Markdown table.
 
 The input is a demo object (``alto.data.demo``): ``--points`` area-uniform surface
 points with Gaussian noise 0.005 (ALTO's ShapeNet inputs), scaled by 2 and moved off
@@ -51,6 +53,8 @@ imported = time.perf_counter()
 points = read_point_cloud(sys.argv[1])
 read = time.perf_counter()
 model = load_model(sys.argv[2])
+if hasattr(model.decoder, "inference_path"):
+    model.decoder.inference_path = sys.argv[5]
 loaded = time.perf_counter()
 result = Reconstructor(model).run(points)
 ran = time.perf_counter()
@@ -89,23 +93,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads in the probe (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--paths", default="blocked,reference", help="attention decoder inference paths to probe (comma-separated)"
+    )
     args = parser.parse_args(argv)
+    paths = args.paths.split(",")
 
     alto = str(Path(sys.executable).with_name("alto"))
     with tempfile.TemporaryDirectory() as scratch:
         source, mesh = Path(scratch) / "scan.npy", Path(scratch) / "mesh.ply"
         make_input(source, args.points, args.category, args.seed)
         env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads > 0 else {}))
-        walls, stages, faces = [], [], 0
+        walls: list[float] = []
+        stages: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
+        faces = 0
         load_before = os.getloadavg()[0]
         for _ in range(args.repeats):
             started = time.perf_counter()
             run([alto, "reconstruct", str(source), "-m", args.checkpoint, "-o", str(mesh)], env)
             walls.append(time.perf_counter() - started)
-            probe = run([sys.executable, "-c", PROBE, str(source), args.checkpoint, str(mesh), str(args.threads)], env)
-            record = json.loads(probe.strip().splitlines()[-1])
-            stages.append(record["stages"])
-            faces = record["faces"]
+            for path in paths:
+                probe = [str(source), args.checkpoint, str(mesh), str(args.threads), path]
+                command = [sys.executable, "-c", PROBE, *probe]
+                record = json.loads(run(command, env).strip().splitlines()[-1])
+                stages[path].append(record["stages"])
+                faces = record["faces"]
         load_after = os.getloadavg()[0]
 
     threads = args.threads or "default"
@@ -113,11 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{os.cpu_count()} cores, 1-minute load {load_before:.1f} before / {load_after:.1f} after; "
           f"median of {args.repeats}")
     print()
-    print("| stage | seconds |")
-    print("|---|---|")
-    print(f"| `alto reconstruct`, end to end | {statistics.median(walls):.2f} |")
-    for name in stages[0]:
-        print(f"| probe: {name} | {statistics.median(s[name] for s in stages):.2f} |")
+    print("| stage | " + " | ".join(f"seconds, {path} path" for path in paths) + " |")
+    print("|---|" + "---|" * len(paths))
+    print(f"| `alto reconstruct`, end to end | {statistics.median(walls):.2f} |" + " |" * (len(paths) - 1))
+    for name in stages[paths[0]][0]:
+        cells = [f"{statistics.median(s[name] for s in stages[path]):.2f}" for path in paths]
+        print(f"| probe: {name} | " + " | ".join(cells) + " |")
     return 0
 
 
