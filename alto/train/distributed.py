@@ -64,8 +64,16 @@ def init_process_group(device: torch.device) -> ProcessInfo:
     return info
 
 
-def shutdown_process_group() -> None:
+def shutdown_process_group(synchronize: bool = False) -> None:
+    """Leave the process group; with ``synchronize``, only once every rank got here.
+
+    After a successful run the ranks leave together: a rank that tears down its gloo
+    threads while another is still in a collective can abort at exit. After an error
+    there is no barrier, since the other ranks may never reach it.
+    """
     if dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -335,7 +335,10 @@ def train(cfg: ExperimentConfig | Mapping[str, Any]) -> TrainResult:
     """Train ``cfg`` in this process (joining a ``torchrun`` group if there is one)."""
     trainer = Trainer(cfg)
     try:
-        return trainer.fit()
-    finally:
+        result = trainer.fit()
+    except BaseException:
         shutdown_process_group()
+        raise
+    shutdown_process_group(synchronize=True)
+    return result
 
