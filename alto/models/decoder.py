@@ -71,7 +71,7 @@ ATTENTION_CHUNK_ROWS = 4608
 #: query points (summed over the batch) per block of the attention decoder's blocked
 #: inference: the index work (cells, interpolation, neighbour rows) and the residual head
 #: run once per block, in a few large operations, and only the attention runs in chunks
-#: of ``ATTENTION_CHUNK_POINTS``
+#: of ``ATTENTION_CHUNK_ROWS``
 INFERENCE_BLOCK_POINTS = 16384
 #: how :class:`AttentionDecoder` decodes without autograd: ``'blocked'`` (the default) or
 #: ``'reference'``, the attention and everything around it per chunk, as under autograd
@@ -312,7 +312,11 @@ class AttentionDecoder(_ResidualHead):
             )
 
         tasks = [(plane, start) for plane in range(planes) for start in range(0, count, chunk)]
-        run_chunks(attend, tasks, workers=None if on_cpu else 1)
+        if on_cpu:
+            run_chunks(attend, tasks)
+        else:  # one chunk per plane; the device runs the operations, not the CPU threads
+            for task in tasks:
+                attend(task)
         return self.head(None, attended.view(*points.shape[:2], -1))
 
     def _attend_plane(
